@@ -1,0 +1,110 @@
+/* File ops. Arguments are checked before submission so bad input gets the
+ * same -errno the syscall would give, without a trip through the ring. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <urio/io.h>
+
+#include "op.h"
+
+int urio_nop(void)
+{
+	return URIO__OP(IORING_OP_NOP, -1, io_uring_prep_nop(sqe));
+}
+
+int urio_open(const char *path, int flags, mode_t mode)
+{
+	if (!path)
+		return -EFAULT;
+	if (!urio__op_supported(IORING_OP_OPENAT)) {
+		int fd = open(path, flags, mode);
+		return fd < 0 ? -errno : fd;
+	}
+	return URIO__OP(IORING_OP_OPENAT, -1,
+			io_uring_prep_openat(sqe, AT_FDCWD, path, flags, mode));
+}
+
+static size_t clamp(size_t len)
+{
+	return len > URIO__MAX_RW ? URIO__MAX_RW : len;
+}
+
+ssize_t urio_read(int fd, void *buf, size_t len, off_t off)
+{
+	if (!buf && len)
+		return -EFAULT;
+	len = clamp(len);
+	return URIO__OP(IORING_OP_READ, fd,
+			io_uring_prep_read(sqe, fd, buf, (unsigned)len,
+					   (uint64_t)off));
+}
+
+ssize_t urio_write(int fd, const void *buf, size_t len, off_t off)
+{
+	if (!buf && len)
+		return -EFAULT;
+	len = clamp(len);
+	return URIO__OP(IORING_OP_WRITE, fd,
+			io_uring_prep_write(sqe, fd, buf, (unsigned)len,
+					    (uint64_t)off));
+}
+
+static int check_iov(const struct iovec *iov, int iovcnt)
+{
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	if (!iov && iovcnt)
+		return -EFAULT;
+	return 0;
+}
+
+ssize_t urio_readv(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	int r = check_iov(iov, iovcnt);
+	if (r < 0)
+		return r;
+	return URIO__OP(IORING_OP_READV, fd,
+			io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt,
+					    (uint64_t)off));
+}
+
+ssize_t urio_writev(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	int r = check_iov(iov, iovcnt);
+	if (r < 0)
+		return r;
+	return URIO__OP(IORING_OP_WRITEV, fd,
+			io_uring_prep_writev(sqe, fd, iov, (unsigned)iovcnt,
+					     (uint64_t)off));
+}
+
+int urio_fsync(int fd, unsigned flags)
+{
+	if (flags & ~IORING_FSYNC_DATASYNC)
+		return -EINVAL;
+	return URIO__OP(IORING_OP_FSYNC, fd,
+			io_uring_prep_fsync(sqe, fd, flags));
+}
+
+int urio_close(int fd)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (!urio__op_supported(IORING_OP_CLOSE))
+		return close(fd) < 0 ? -errno : 0;
+	return URIO__OP(IORING_OP_CLOSE, fd, io_uring_prep_close(sqe, fd));
+}
+
+int urio_statx(int dirfd, const char *path, int flags, unsigned mask,
+	       struct statx *out)
+{
+	if (!path || !out)
+		return -EFAULT;
+	if (!urio__op_supported(IORING_OP_STATX))
+		return statx(dirfd, path, flags, mask, out) < 0 ? -errno : 0;
+	return URIO__OP(IORING_OP_STATX, dirfd,
+			io_uring_prep_statx(sqe, dirfd, path, flags, mask,
+					    out));
+}

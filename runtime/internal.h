@@ -1,0 +1,270 @@
+/* Internal interfaces shared across runtime/ and io/. Never installed. */
+#ifndef URIO_INTERNAL_H
+#define URIO_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <urio/runtime.h>
+
+#define URIO__RUNQ_SIZE 256u
+#define URIO__LIFO_CAP 3       /* runnext runs in a row before the queue */
+#define URIO__GLOBAL_EVERY 61  /* ticks between global-queue checks */
+#define URIO__POLL_EVERY 31    /* ticks between ring polls while busy */
+#define URIO__NAME_MAX 32
+
+/* user_data tags that are not wait records (records are 8-aligned). */
+#define URIO__UD_IGNORE 0u
+#define URIO__UD_WAKE 1u /* the eventfd read completed */
+#define URIO__UD_MSG 2u  /* a MSG_RING wake arrived */
+
+#define urio__unlikely(x) __builtin_expect(!!(x), 0)
+
+struct urio__worker;
+
+/* --- stacks (stack.c) --------------------------------------------------- */
+struct urio__stack {
+	struct urio__stack *next; /* pool link */
+	char *lo;                 /* lowest usable byte (just above the guard) */
+	size_t size;              /* usable bytes below this header */
+	char *map;                /* whole mapping, guard included */
+	size_t map_size;
+	size_t guard;
+};
+struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size);
+void urio__stack_put(struct urio__worker *w, struct urio__stack *s);
+void urio__stack_pool_free(struct urio__worker *w);
+bool urio__stack_guard_madvise(void);
+void urio__stack_overflow_handler_install(void);
+
+/* --- waits -------------------------------------------------------------- */
+enum urio__wait_kind { URIO__WAIT_IO, URIO__WAIT_TIMER, URIO__WAIT_OTHER };
+
+/* What a suspended task waits for. Lives on the task's stack; an io_uring
+ * op's user_data points at it, so it must outlive the op's completion. */
+struct urio__wait {
+	enum urio__wait_kind kind;
+	struct urio__worker *owner; /* whose ring / timer heap holds it */
+	urio_task *task;
+	int32_t res;
+	uint32_t cqe_flags;
+	/* Cancels the wait; runs with task->lock held, on any thread. */
+	void (*cancel)(struct urio__wait *w);
+	void *cancel_arg;
+	bool cancel_sent;
+	/* timers: fire(w) runs on the owner when due; NULL readies the task */
+	void (*fire)(struct urio__wait *w);
+	uint64_t when;
+	size_t heap_idx; /* SIZE_MAX when not in the heap */
+	/* introspection */
+	const char *what;
+	int fd;
+};
+
+/* --- tasks (task.c) ----------------------------------------------------- */
+enum { URIO__J_RUNNING, URIO__J_JOINER, URIO__J_DONE, URIO__J_FOREIGN };
+
+struct urio_task {
+	void *sp; /* saved stack pointer while switched out */
+	struct urio__stack *stack;
+	urio_fn fn;
+	void *arg;
+	intptr_t result;
+	urio_rt *rt;
+	urio_task *next;               /* global queue link */
+	urio_task *all_prev, *all_next; /* live-task registry */
+	unsigned reg;                  /* registry shard (worker index) */
+	_Atomic int refs;              /* handle + running body + messages */
+	_Atomic int jstate;            /* URIO__J_* */
+	urio_task *joiner;
+	_Atomic bool cancelled;
+	atomic_flag lock;              /* guards wait against cancel */
+	struct urio__wait *wait;
+	uint64_t id;
+	char name[URIO__NAME_MAX];
+	void *tsan_fiber;
+	void *asan_fake;
+};
+
+static inline void urio__task_lock(urio_task *t)
+{
+	/* acquire pairs with the release in urio__task_unlock */
+	while (atomic_flag_test_and_set_explicit(&t->lock,
+						 memory_order_acquire))
+		__builtin_ia32_pause();
+}
+static inline void urio__task_unlock(urio_task *t)
+{
+	atomic_flag_clear_explicit(&t->lock, memory_order_release);
+}
+void urio__task_unref(urio_task *t);
+void urio__task_finish(struct urio__worker *w, urio_task *t);
+urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
+			  void *arg, size_t stack_size);
+void urio__task_entry(urio_task *t) __attribute__((noreturn));
+
+/* --- run queue (runq.c): Go/tokio layout, single producer, stealable --- */
+struct urio__runq {
+	_Atomic uint32_t head; /* consumers CAS it */
+	_Atomic uint32_t tail; /* only the owner stores it */
+	_Atomic(urio_task *) buf[URIO__RUNQ_SIZE];
+};
+bool urio__runq_push(struct urio__runq *q, urio_task *t);
+urio_task *urio__runq_pop(struct urio__runq *q);
+/* Moves about half of victim's tasks into q; returns one of them or NULL. */
+urio_task *urio__runq_steal(struct urio__runq *q, struct urio__runq *victim);
+/* Takes half the tasks out of a full queue, for the global queue. */
+unsigned urio__runq_take_half(struct urio__runq *q, urio_task **out);
+uint32_t urio__runq_len(struct urio__runq *q);
+
+/* --- messages to a worker (cross-thread requests for its ring) -------- */
+enum urio__msg_kind { URIO__MSG_CANCEL };
+struct urio__msg {
+	struct urio__msg *next;
+	enum urio__msg_kind kind;
+	urio_task *task; /* holds a reference */
+};
+
+/* A counter only its worker writes: a plain load and store (no locked
+ * instruction), atomic only so readers on other threads see whole values. */
+#define URIO__STAT(w, f, n)                                                   \
+	atomic_store_explicit(                                                \
+		&(w)->st.f,                                                   \
+		atomic_load_explicit(&(w)->st.f, memory_order_relaxed) + (n), \
+		memory_order_relaxed)
+
+/* --- workers (worker.c, sched.c) --------------------------------------- */
+struct urio__worker {
+	urio_rt *rt;
+	unsigned index;
+	pthread_t thread;
+	void *sched_sp;
+	urio_task *cur;
+	/* what the scheduler does right after the current task switched out */
+	int post;
+	void (*post_fn)(void *);
+	void *post_arg;
+
+	struct io_uring ring;
+	unsigned inflight;
+	struct urio__runq runq;
+	_Atomic(urio_task *) runnext;
+	unsigned lifo_streak;
+	uint64_t tick;
+	uint32_t rng;
+	bool spinning;
+
+	_Atomic(struct urio__msg *) msgs; /* MPSC: Treiber push, owner takes all */
+	_Atomic int parked;               /* 1 while parked and not yet claimed */
+	int efd;                          /* eventfd wake fallback */
+	uint64_t efd_buf;
+
+	struct urio__wait **heap; /* timer min-heap on when */
+	size_t nheap, heap_cap;
+
+	struct urio__stack *free_stacks;
+	unsigned nfree_stacks;
+
+	pthread_mutex_t reg_mu; /* live-task registry shard */
+	urio_task *reg_head;
+
+	void *tsan_fiber;
+	void *asan_fake;
+	const void *stack_bottom;
+	size_t stack_size;
+	void *altstack;
+
+	/* Written by this worker only (wakes: by any sender, atomically);
+	 * read by urio_rt_stats from other threads, hence atomics. */
+	struct {
+		_Atomic uint64_t spawned, finished, steals, stolen, parks, wakes;
+		_Atomic uint64_t submits, ops, overflow_flushes;
+	} st;
+} __attribute__((aligned(64)));
+
+struct urio_rt {
+	urio_config cfg;
+	unsigned nworkers;
+	struct urio__worker *workers;
+	unsigned ring_flags;
+	bool msg_ring;
+
+	pthread_mutex_t gq_mu; /* global injection queue */
+	urio_task *gq_head, *gq_tail;
+	_Atomic uint32_t gq_len;
+
+	_Atomic unsigned nidle, nspinning;
+	_Atomic uint64_t live;   /* tasks not yet finished */
+	_Atomic bool shutdown;
+	pthread_mutex_t start_mu;
+	pthread_cond_t start_cv;
+	unsigned started;
+	int start_err;
+};
+
+struct urio__worker *urio__cur_worker(void);
+void urio__set_cur_worker(struct urio__worker *w);
+void *urio__worker_main(void *arg);
+/* Makes t runnable. On a worker it goes to that worker's LIFO slot (a wake)
+ * or queue tail (a spawn); elsewhere to the global queue. */
+void urio__ready(urio_task *t, bool lifo);
+void urio__global_push(urio_rt *rt, urio_task *first, urio_task *last,
+		       unsigned n);
+void urio__wake_one(urio_rt *rt);
+void urio__wake_worker(struct urio__worker *target);
+void urio__worker_msg(struct urio__worker *target, struct urio__msg *m);
+void urio__sched_loop(struct urio__worker *w);
+
+/* wake_eventfd.c / wake_msgring.c: one tiny interface, picked at start */
+int urio__wake_eventfd_init(struct urio__worker *w);
+void urio__wake_eventfd_arm(struct urio__worker *w);
+void urio__wake_eventfd_post(struct urio__worker *target);
+bool urio__wake_msgring_post(struct urio__worker *from,
+			     struct urio__worker *target);
+
+/* --- ring (ring.c) ------------------------------------------------------ */
+int urio__ring_init(struct urio__worker *w);
+/* A free SQE on the current worker's ring; submits to make room if full. */
+struct io_uring_sqe *urio__sqe(struct urio__worker *w);
+/* Submits pending SQEs and reaps completions without blocking. */
+void urio__ring_poll(struct urio__worker *w);
+/* Blocks until a completion, a wake, or the next timer. */
+void urio__ring_wait(struct urio__worker *w);
+void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);
+
+/* --- kernel features (probe.c) ---------------------------------------- */
+struct urio__features {
+	bool probed;
+	unsigned ring_flags;  /* accepted IORING_SETUP_* extras */
+	unsigned features;    /* IORING_FEAT_* */
+	bool msg_ring;
+	bool guard_madvise;
+	unsigned char op[IORING_OP_LAST]; /* supported ops */
+};
+extern struct urio__features urio__feat;
+void urio__probe(void);
+bool urio__op_supported(int op);
+
+/* --- timers (timer.c) ---------------------------------------------------- */
+uint64_t urio__now_ns(void);
+int urio__timer_add(struct urio__worker *w, struct urio__wait *t);
+void urio__timer_del(struct urio__worker *w, struct urio__wait *t);
+/* Fires due timers; returns ns until the next one, or UINT64_MAX. */
+uint64_t urio__timers_run(struct urio__worker *w);
+
+/* --- suspension (task.c) -------------------------------------------------
+ * urio__wait_begin registers w as what the current task waits for, or
+ * returns -ECANCELED when the task is cancelled; urio__wait_end suspends
+ * until someone readies the task and returns w->res. after(arg) runs on the
+ * scheduler once the task has fully switched out ("unlock after switch"). */
+int urio__wait_begin(struct urio__wait *w, enum urio__wait_kind kind);
+int32_t urio__wait_end(struct urio__wait *w, void (*after)(void *),
+		       void *arg);
+/* Switches from the current task to the scheduler. */
+void urio__suspend(int post, void (*after)(void *), void *arg);
+enum { URIO__POST_PARK, URIO__POST_YIELD, URIO__POST_EXIT };
+
+#endif

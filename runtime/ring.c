@@ -1,0 +1,156 @@
+/* The worker's io_uring: set-up with the best flags the kernel accepts,
+ * submission with back-pressure, and completion reaping.
+ *
+ * Flags, tried in order (DESIGN.md: a default ring cost about twice the
+ * server CPU per echo request of a DEFER_TASKRUN one on this machine):
+ *   SINGLE_ISSUER | DEFER_TASKRUN  (6.1+): task work runs only when we reap
+ *   COOP_TASKRUN | TASKRUN_FLAG    (5.19+): no IPI per completion
+ *   none
+ * The CQ is four times the SQ so bursts rarely overflow; with
+ * IORING_FEAT_NODROP an overflow is held by the kernel and flushed here. */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+int urio__ring_init(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
+	unsigned entries = rt->cfg.ring_entries;
+	static const unsigned ladder[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	unsigned first = (rt->cfg.flags & URIO_CFG_PLAIN_RING) ? 2 : 0;
+	int r = -EINVAL;
+	for (unsigned i = first; i < sizeof(ladder) / sizeof(ladder[0]); i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof(p));
+		p.flags = ladder[i] | IORING_SETUP_CQSIZE |
+			  IORING_SETUP_SUBMIT_ALL;
+		p.cq_entries = entries * 4;
+		r = io_uring_queue_init_params(entries, &w->ring, &p);
+		if (r == 0) {
+			if (w->index == 0)
+				rt->ring_flags = ladder[i];
+			break;
+		}
+		if (r != -EINVAL)
+			break; /* ENOMEM, EPERM, ENOSYS: a flag will not help */
+	}
+	if (r < 0) {
+		w->ring.ring_fd = -1;
+		return r;
+	}
+	/* Saves an fd lookup per io_uring_enter (5.18+); optional. */
+	io_uring_register_ring_fd(&w->ring);
+	return 0;
+}
+
+/* Submits what the tasks prepared; getevents also runs deferred task work
+ * so completions appear. Handles the transient errors inside. */
+static void submit(struct urio__worker *w, bool getevents)
+{
+	for (;;) {
+		int r = getevents ? io_uring_submit_and_get_events(&w->ring)
+				  : io_uring_submit(&w->ring);
+		URIO__STAT(w, submits, 1);
+		if (r >= 0)
+			return;
+		if (r == -EINTR)
+			continue;
+		if (r == -EBUSY || r == -EAGAIN) {
+			/* CQ overflow or kernel memory: reap, then retry */
+			urio__ring_poll(w);
+			if (!io_uring_sq_ready(&w->ring))
+				return;
+			continue;
+		}
+		fprintf(stderr, "urio: io_uring_enter: %s\n", strerror(-r));
+		abort();
+	}
+}
+
+struct io_uring_sqe *urio__sqe(struct urio__worker *w)
+{
+	struct io_uring_sqe *sqe;
+	while (!(sqe = io_uring_get_sqe(&w->ring)))
+		submit(w, false); /* SQ full: make room */
+	return sqe;
+}
+
+static unsigned reap(struct urio__worker *w)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&w->ring, head, cqe)
+	{
+		n++;
+		uint64_t ud = cqe->user_data;
+		if (ud == URIO__UD_IGNORE)
+			continue;
+		if (ud == URIO__UD_WAKE) {
+			urio__wake_eventfd_arm(w);
+			continue;
+		}
+		if (ud == URIO__UD_MSG)
+			continue;
+		struct urio__wait *op = (struct urio__wait *)(uintptr_t)ud;
+		op->res = cqe->res;
+		op->cqe_flags = cqe->flags;
+		w->inflight--;
+		URIO__STAT(w, ops, 1);
+		urio__ready(op->task, false);
+	}
+	io_uring_cq_advance(&w->ring, n);
+	return n;
+}
+
+void urio__ring_poll(struct urio__worker *w)
+{
+	if (io_uring_sq_ready(&w->ring) || w->inflight)
+		submit(w, true);
+	while (reap(w) || io_uring_cq_has_overflow(&w->ring)) {
+		if (io_uring_cq_has_overflow(&w->ring)) {
+			URIO__STAT(w, overflow_flushes, 1);
+			io_uring_get_events(&w->ring);
+		}
+	}
+}
+
+void urio__ring_wait(struct urio__worker *w)
+{
+	uint64_t next = urio__timers_run(w);
+	if (next == 0)
+		return;
+	struct __kernel_timespec ts = {
+		.tv_sec = (long long)(next / 1000000000u),
+		.tv_nsec = (long long)(next % 1000000000u),
+	};
+	struct io_uring_cqe *cqe;
+	int r = io_uring_submit_and_wait_timeout(
+		&w->ring, &cqe, 1, next == UINT64_MAX ? NULL : &ts, NULL);
+	URIO__STAT(w, submits, 1);
+	if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY &&
+	    r != -EAGAIN) {
+		fprintf(stderr, "urio: io_uring wait: %s\n", strerror(-r));
+		abort();
+	}
+	urio__ring_poll(w);
+}
+
+void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op)
+{
+	if (op->kind == URIO__WAIT_TIMER) {
+		if (op->heap_idx != SIZE_MAX) {
+			urio__timer_del(w, op);
+			op->res = -ECANCELED;
+			urio__ready(op->task, false);
+		}
+		return;
+	}
+	struct io_uring_sqe *sqe = urio__sqe(w);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+	io_uring_sqe_set_data64(sqe, URIO__UD_IGNORE);
+}

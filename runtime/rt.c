@@ -1,0 +1,263 @@
+/* Runtime lifetime: urio_rt_new starts the workers, urio_rt_block_on runs a
+ * root task from a plain thread, urio_rt_free cancels what is still alive,
+ * waits for it, and stops the workers. urio_run is the three in a row. */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fiber.h"
+#include "internal.h"
+
+#define MAX_WORKERS 1024
+#define MIN_STACK (16u << 10)
+#define DEFAULT_STACK (256u << 10)
+#define DEFAULT_RING 256u
+
+static unsigned cpus_in_mask(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set))
+		return (unsigned)CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int apply_defaults(urio_config *c)
+{
+	if (!c->workers)
+		c->workers = cpus_in_mask();
+	if (!c->stack_size) {
+		c->stack_size = DEFAULT_STACK;
+#if defined(URIO__ASAN) || defined(URIO__TSAN)
+		c->stack_size *= 4; /* sanitizers need far more stack */
+#endif
+	}
+	if (!c->ring_entries)
+		c->ring_entries = DEFAULT_RING;
+	if (c->workers > MAX_WORKERS || c->stack_size < MIN_STACK ||
+	    c->ring_entries > 32768)
+		return -EINVAL;
+	return 0;
+}
+
+static void stop_workers(urio_rt *rt, unsigned n)
+{
+	atomic_store(&rt->shutdown, true);
+	for (unsigned i = 0; i < n; i++) {
+		struct urio__worker *w = &rt->workers[i];
+		if (atomic_load(&w->parked))
+			urio__wake_eventfd_post(w);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		/* a worker between its shutdown check and park is woken by
+		 * work_visible(); one parked since gets the eventfd */
+		struct urio__worker *w = &rt->workers[i];
+		for (;;) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(w->thread, NULL, &ts) == 0)
+				break;
+			if (w->efd >= 0)
+				urio__wake_eventfd_post(w);
+		}
+	}
+}
+
+static void free_rt(urio_rt *rt)
+{
+	for (unsigned i = 0; rt->workers && i < rt->nworkers; i++) {
+		if (rt->workers[i].efd >= 0)
+			close(rt->workers[i].efd);
+		pthread_mutex_destroy(&rt->workers[i].reg_mu);
+	}
+	free(rt->workers);
+	pthread_mutex_destroy(&rt->gq_mu);
+	pthread_mutex_destroy(&rt->start_mu);
+	pthread_cond_destroy(&rt->start_cv);
+	free(rt);
+}
+
+urio_rt *urio_rt_new(const urio_config *cfg)
+{
+	urio_config c = cfg ? *cfg : (urio_config){0};
+	int err = apply_defaults(&c);
+	if (err < 0) {
+		errno = -err;
+		return NULL;
+	}
+	urio__probe();
+	if (!urio__feat.probed) {
+		fprintf(stderr, "urio: io_uring is unavailable (disabled by "
+				"sysctl or seccomp, or kernel too old)\n");
+		errno = ENOSYS;
+		return NULL;
+	}
+	urio_rt *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return NULL;
+	rt->cfg = c;
+	rt->nworkers = c.workers;
+	rt->msg_ring = urio__feat.msg_ring && !(c.flags & URIO_CFG_EVENTFD_WAKE);
+	pthread_mutex_init(&rt->gq_mu, NULL);
+	pthread_mutex_init(&rt->start_mu, NULL);
+	pthread_cond_init(&rt->start_cv, NULL);
+	rt->workers = aligned_alloc(64, sizeof(*rt->workers) * c.workers);
+	if (!rt->workers) {
+		free_rt(rt);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(rt->workers, 0, sizeof(*rt->workers) * c.workers);
+	for (unsigned i = 0; i < c.workers; i++) {
+		struct urio__worker *w = &rt->workers[i];
+		w->rt = rt;
+		w->index = i;
+		w->efd = -1;
+		w->ring.ring_fd = -1;
+		w->rng = 0x9e3779b9u * (i + 1);
+		pthread_mutex_init(&w->reg_mu, NULL);
+	}
+	urio__stack_overflow_handler_install();
+
+	unsigned n = 0;
+	for (; n < c.workers; n++) {
+		err = -pthread_create(&rt->workers[n].thread, NULL,
+				      urio__worker_main, &rt->workers[n]);
+		if (err < 0)
+			break;
+	}
+	pthread_mutex_lock(&rt->start_mu);
+	while (rt->started < n)
+		pthread_cond_wait(&rt->start_cv, &rt->start_mu);
+	if (!err)
+		err = rt->start_err;
+	pthread_mutex_unlock(&rt->start_mu);
+	if (err < 0) {
+		stop_workers(rt, n);
+		free_rt(rt);
+		errno = -err;
+		return NULL;
+	}
+	return rt;
+}
+
+urio_task *urio_rt_spawn(urio_rt *rt, urio_fn fn, void *arg)
+{
+	if (!rt) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct urio__worker *w = urio__cur_worker();
+	if (w && w->rt == rt && w->cur)
+		return urio_spawn(fn, arg);
+	urio_task *t = urio__task_new(rt, NULL, fn, arg, 0);
+	if (t)
+		urio__ready(t, false);
+	return t;
+}
+
+int urio_rt_block_on(urio_rt *rt, urio_fn fn, void *arg, intptr_t *result)
+{
+	if (!rt || !fn)
+		return -EINVAL;
+	if (urio__cur_worker())
+		return -EDEADLK; /* would block a worker */
+	urio_task *t = urio_rt_spawn(rt, fn, arg);
+	if (!t)
+		return -errno;
+	urio_task_set_name(t, "main");
+	return urio_join(t, result);
+}
+
+static void cancel_all(urio_rt *rt)
+{
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct urio__worker *w = &rt->workers[i];
+		pthread_mutex_lock(&w->reg_mu);
+		for (urio_task *t = w->reg_head; t; t = t->all_next)
+			urio_cancel(t);
+		pthread_mutex_unlock(&w->reg_mu);
+	}
+}
+
+static void report_stuck(urio_rt *rt)
+{
+	fprintf(stderr, "urio: %llu task(s) still running after cancel:\n",
+		(unsigned long long)atomic_load(&rt->live));
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct urio__worker *w = &rt->workers[i];
+		pthread_mutex_lock(&w->reg_mu);
+		for (urio_task *t = w->reg_head; t; t = t->all_next)
+			fprintf(stderr, "  task %llu '%s'\n",
+				(unsigned long long)t->id, t->name);
+		pthread_mutex_unlock(&w->reg_mu);
+	}
+}
+
+void urio_rt_free(urio_rt *rt)
+{
+	if (!rt)
+		return;
+	cancel_all(rt);
+	/* Tasks spawned while we cancelled are cancelled on the next round;
+	 * a task stuck in a blocking syscall is reported, not abandoned. */
+	for (unsigned ms = 0; atomic_load(&rt->live); ms++) {
+		usleep(1000);
+		if (ms % 100 == 99)
+			cancel_all(rt);
+		if (ms == 5000)
+			report_stuck(rt);
+	}
+	stop_workers(rt, rt->nworkers);
+	free_rt(rt);
+}
+
+int urio_run(const urio_config *cfg, urio_fn main, void *arg,
+	     intptr_t *result)
+{
+	if (!main)
+		return -EINVAL;
+	urio_rt *rt = urio_rt_new(cfg);
+	if (!rt)
+		return -errno;
+	int r = urio_rt_block_on(rt, main, arg, result);
+	urio_rt_free(rt);
+	return r;
+}
+
+unsigned urio_rt_workers(const urio_rt *rt)
+{
+	return rt ? rt->nworkers : 0;
+}
+
+void urio_rt_stats(urio_rt *rt, urio_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!rt)
+		return;
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct urio__worker *w = &rt->workers[i];
+		out->spawned += atomic_load(&w->st.spawned);
+		out->finished += atomic_load(&w->st.finished);
+		out->steals += atomic_load(&w->st.steals);
+		out->stolen_tasks += atomic_load(&w->st.stolen);
+		out->parks += atomic_load(&w->st.parks);
+		out->wakes_sent += atomic_load(&w->st.wakes);
+		out->submits += atomic_load(&w->st.submits);
+		out->ops += atomic_load(&w->st.ops);
+		out->cq_overflow_flushes += atomic_load(&w->st.overflow_flushes);
+	}
+	out->live_tasks = atomic_load(&rt->live);
+	out->workers = rt->nworkers;
+	out->ring_flags = rt->ring_flags;
+	out->msg_ring_wake = rt->msg_ring;
+	out->guard_madvise = urio__stack_guard_madvise();
+}

@@ -1,0 +1,281 @@
+/* The work-stealing scheduler loop of one worker.
+ *
+ * Order of search, after Go's findRunnable and tokio's worker: the LIFO slot
+ * (capped at URIO__LIFO_CAP runs in a row so two tasks waking each other
+ * cannot starve the queue), the local queue, and every URIO__GLOBAL_EVERY
+ * ticks the global queue first, every URIO__POLL_EVERY ticks the ring (so
+ * completions are not starved by a long run queue). With nothing local:
+ * poll the ring (one io_uring_enter submits every SQE the tasks prepared
+ * since the last one, which is the batching that matters when a syscall
+ * costs a microsecond), the global queue, then steal half of a random
+ * victim's queue, then park in io_uring_enter.
+ *
+ * Spinning (Go's nmspinning): at most one worker hunts for work without
+ * being asked; a waker only wakes a parked worker when nobody spins, and a
+ * spinner that finds work wakes the next one. This keeps wakeup syscalls
+ * rare without losing parallelism. */
+#include <errno.h>
+
+#include "fiber.h"
+#include "internal.h"
+
+void urio__global_push(urio_rt *rt, urio_task *first, urio_task *last,
+		       unsigned n)
+{
+	last->next = NULL;
+	pthread_mutex_lock(&rt->gq_mu);
+	if (rt->gq_tail)
+		rt->gq_tail->next = first;
+	else
+		rt->gq_head = first;
+	rt->gq_tail = last;
+	atomic_fetch_add(&rt->gq_len, n);
+	pthread_mutex_unlock(&rt->gq_mu);
+}
+
+static urio_task *global_take(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
+	pthread_mutex_lock(&rt->gq_mu);
+	uint32_t len = atomic_load(&rt->gq_len);
+	uint32_t n = len / rt->nworkers + 1;
+	if (n > len)
+		n = len;
+	if (n > URIO__RUNQ_SIZE / 2)
+		n = URIO__RUNQ_SIZE / 2;
+	urio_task *first = rt->gq_head;
+	for (uint32_t i = 0; i < n; i++) {
+		urio_task *t = rt->gq_head;
+		rt->gq_head = t->next;
+		if (i > 0 && !urio__runq_push(&w->runq, t)) {
+			/* no room: leave the rest queued */
+			rt->gq_head = t;
+			n = i;
+			break;
+		}
+	}
+	if (!rt->gq_head)
+		rt->gq_tail = NULL;
+	atomic_fetch_sub(&rt->gq_len, n);
+	pthread_mutex_unlock(&rt->gq_mu);
+	return n ? first : NULL;
+}
+
+/* The local queue is full: move half of it, plus t, to the global queue. */
+static void push_overflow(struct urio__worker *w, urio_task *t)
+{
+	urio_task *batch[URIO__RUNQ_SIZE / 2 + 1];
+	unsigned n = urio__runq_take_half(&w->runq, batch);
+	batch[n++] = t;
+	for (unsigned i = 0; i + 1 < n; i++)
+		batch[i]->next = batch[i + 1];
+	urio__global_push(w->rt, batch[0], batch[n - 1], n);
+}
+
+static void push_local(struct urio__worker *w, urio_task *t)
+{
+	if (!urio__runq_push(&w->runq, t))
+		push_overflow(w, t);
+}
+
+void urio__ready(urio_task *t, bool lifo)
+{
+	struct urio__worker *w = urio__cur_worker();
+	urio_rt *rt = t->rt;
+	if (!w || w->rt != rt) {
+		urio__global_push(rt, t, t, 1);
+		urio__wake_one(rt);
+		return;
+	}
+	if (lifo) {
+		t = atomic_exchange(&w->runnext, t);
+		if (!t)
+			goto wake;
+	}
+	push_local(w, t);
+wake:
+	/* seq_cst load pairs with the parking worker's nidle increment */
+	if (atomic_load(&rt->nidle) && !atomic_load(&rt->nspinning))
+		urio__wake_one(rt);
+}
+
+static urio_task *local_next(struct urio__worker *w)
+{
+	urio_task *t;
+	if (w->lifo_streak < URIO__LIFO_CAP &&
+	    (t = atomic_exchange(&w->runnext, NULL))) {
+		w->lifo_streak++;
+		return t;
+	}
+	w->lifo_streak = 0;
+	t = urio__runq_pop(&w->runq);
+	return t ? t : atomic_exchange(&w->runnext, NULL);
+}
+
+static urio_task *steal(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
+	unsigned n = rt->nworkers;
+	for (int round = 0; round < 4; round++) {
+		w->rng = w->rng * 1103515245u + 12345u;
+		unsigned start = (w->rng >> 16) % n;
+		for (unsigned i = 0; i < n; i++) {
+			struct urio__worker *v = &rt->workers[(start + i) % n];
+			if (v == w)
+				continue;
+			urio_task *t = urio__runq_steal(&w->runq, &v->runq);
+			if (!t && round == 3)
+				t = atomic_exchange(&v->runnext, NULL);
+			if (t) {
+				URIO__STAT(w, steals, 1);
+				URIO__STAT(w, stolen, 1 + urio__runq_len(&w->runq));
+				return t;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void drain_msgs(struct urio__worker *w)
+{
+	/* acquire pairs with the release CAS in urio__worker_msg */
+	struct urio__msg *m = atomic_exchange_explicit(&w->msgs, NULL,
+						       memory_order_acquire);
+	while (m) {
+		struct urio__msg *next = m->next;
+		urio_task *t = m->task;
+		urio__task_lock(t);
+		struct urio__wait *wt = t->wait;
+		if (wt && wt->owner == w && wt->cancel)
+			urio__ring_cancel(w, wt);
+		urio__task_unlock(t);
+		urio__task_unref(t);
+		free(m);
+		m = next;
+	}
+}
+
+static void poll_all(struct urio__worker *w)
+{
+	if (atomic_load_explicit(&w->msgs, memory_order_relaxed))
+		drain_msgs(w);
+	urio__timers_run(w);
+	urio__ring_poll(w);
+}
+
+/* Is there anything a parking worker must not sleep through? */
+static bool work_visible(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
+	if (atomic_load(&rt->gq_len) || atomic_load(&w->msgs) ||
+	    atomic_load(&rt->shutdown))
+		return true;
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct urio__worker *v = &rt->workers[i];
+		if (urio__runq_len(&v->runq) || atomic_load(&v->runnext))
+			return true;
+	}
+	return false;
+}
+
+static void stop_spinning(struct urio__worker *w)
+{
+	if (!w->spinning)
+		return;
+	w->spinning = false;
+	/* The last spinner to find work wakes another: there may be more. */
+	if (atomic_fetch_sub(&w->rt->nspinning, 1) == 1)
+		urio__wake_one(w->rt);
+}
+
+/* Leaves the parked state; a worker claimed by a waker was counted as
+ * spinning on its behalf (see urio__wake_one). */
+static void unpark(struct urio__worker *w)
+{
+	if (atomic_exchange(&w->parked, 0))
+		atomic_fetch_sub(&w->rt->nidle, 1);
+	else
+		w->spinning = true;
+}
+
+static void park(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
+	/* seq_cst store then loads: a waker that pushed work before reading
+	 * nidle/parked either sees us parked or we see its work here. */
+	atomic_store(&w->parked, 1);
+	atomic_fetch_add(&rt->nidle, 1);
+	if (!work_visible(w)) {
+		URIO__STAT(w, parks, 1);
+		urio__ring_wait(w);
+	}
+	unpark(w);
+}
+
+static urio_task *find_work(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
+	urio_task *t;
+	w->tick++;
+	if (w->tick % URIO__GLOBAL_EVERY == 0 &&
+	    atomic_load_explicit(&rt->gq_len, memory_order_relaxed) &&
+	    (t = global_take(w)))
+		return t;
+	if (w->tick % URIO__POLL_EVERY == 0)
+		poll_all(w);
+	if ((t = local_next(w)))
+		return t;
+	for (;;) {
+		poll_all(w);
+		if ((t = local_next(w)))
+			return t;
+		if (atomic_load_explicit(&rt->gq_len, memory_order_relaxed) &&
+		    (t = global_take(w)))
+			return t;
+		if (atomic_load(&rt->shutdown))
+			return NULL;
+		if (rt->nworkers > 1) {
+			if (!w->spinning &&
+			    2 * atomic_load(&rt->nspinning) <
+				    rt->nworkers - atomic_load(&rt->nidle)) {
+				w->spinning = true;
+				atomic_fetch_add(&rt->nspinning, 1);
+			}
+			if (w->spinning && (t = steal(w)))
+				return t;
+		}
+		if (w->spinning) {
+			w->spinning = false;
+			atomic_fetch_sub(&rt->nspinning, 1);
+		}
+		park(w);
+	}
+}
+
+static void run(struct urio__worker *w, urio_task *t)
+{
+	w->cur = t;
+	urio__switch_to_task(w, t);
+	w->cur = NULL;
+	switch (w->post) {
+	case URIO__POST_PARK:
+		if (w->post_fn)
+			w->post_fn(w->post_arg);
+		break;
+	case URIO__POST_YIELD:
+		push_local(w, t);
+		break;
+	case URIO__POST_EXIT:
+		urio__task_finish(w, t);
+		break;
+	}
+}
+
+void urio__sched_loop(struct urio__worker *w)
+{
+	urio_task *t;
+	while ((t = find_work(w))) {
+		stop_spinning(w);
+		run(w, t);
+	}
+}

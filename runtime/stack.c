@@ -1,0 +1,222 @@
+/* Task stacks.
+ *
+ * Each stack is its own anonymous mapping, reserved with MAP_NORESERVE so
+ * only the pages a task touches are committed (a sleeping task costs a page
+ * or two). The lowest pages are a guard: with MADV_GUARD_INSTALL (Linux
+ * 6.13+) the guard lives in the page tables and splits no VMA, so 100k
+ * stacks stay far below vm.max_map_count; older kernels fall back to
+ * mprotect(PROT_NONE), which costs two VMAs per stack, so spawning stops
+ * with EAGAIN before the process runs out of mappings.
+ *
+ * Stacks are pooled per worker: mmap/munmap cost a syscall each and
+ * the pool turns spawn+join into pointer moves. The descriptor sits at the
+ * top of the mapping, so a stack costs no separate allocation.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fiber.h"
+#include "internal.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13, absent from older headers */
+#endif
+
+#define POOL_MAX 64
+#define GUARD_SIZE (16u << 10)
+
+static _Atomic int guard_mode; /* 0 unknown, 1 madvise, 2 mprotect */
+static _Atomic long mprotect_stacks;
+static long map_limit;
+
+static size_t page_size(void)
+{
+	static size_t ps;
+	if (!ps)
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+bool urio__stack_guard_madvise(void)
+{
+	return atomic_load(&guard_mode) == 1;
+}
+
+static long read_map_limit(void)
+{
+	long v = 65530;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 65530;
+		fclose(f);
+	}
+	return v;
+}
+
+static int install_guard(char *map, size_t guard)
+{
+	int mode = atomic_load(&guard_mode);
+	if (mode != 2) {
+		if (madvise(map, guard, MADV_GUARD_INSTALL) == 0) {
+			atomic_store(&guard_mode, 1);
+			return 0;
+		}
+		if (errno != EINVAL)
+			return -errno;
+		atomic_store(&guard_mode, 2); /* kernel < 6.13 */
+		map_limit = read_map_limit();
+	}
+	/* Each mprotect'ed stack is two VMAs; keep a margin for malloc,
+	 * threads and the application. */
+	if (atomic_fetch_add(&mprotect_stacks, 1) * 2 + 4096 > map_limit) {
+		atomic_fetch_sub(&mprotect_stacks, 1);
+		return -EAGAIN;
+	}
+	if (mprotect(map, guard, PROT_NONE) < 0) {
+		int err = errno;
+		atomic_fetch_sub(&mprotect_stacks, 1);
+		return -err;
+	}
+	return 0;
+}
+
+static struct urio__stack *stack_map(size_t size)
+{
+	size_t ps = page_size();
+	size_t guard = GUARD_SIZE < ps ? ps : GUARD_SIZE;
+	size_t usable = (size + sizeof(struct urio__stack) + ps - 1) & ~(ps - 1);
+	size_t map_size = guard + usable;
+	char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	int err = install_guard(map, guard);
+	if (err < 0) {
+		munmap(map, map_size);
+		errno = -err;
+		return NULL;
+	}
+	struct urio__stack *s =
+		(struct urio__stack *)(map + map_size - sizeof(*s));
+	s->next = NULL;
+	s->map = map;
+	s->map_size = map_size;
+	s->guard = guard;
+	s->lo = map + guard;
+	s->size = (size_t)((char *)s - s->lo);
+	return s;
+}
+
+static void stack_unmap(struct urio__stack *s)
+{
+	if (atomic_load(&guard_mode) == 2)
+		atomic_fetch_sub(&mprotect_stacks, 1);
+	munmap(s->map, s->map_size);
+}
+
+struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size)
+{
+	if (w) {
+		struct urio__stack **pp = &w->free_stacks;
+		for (; *pp; pp = &(*pp)->next) {
+			struct urio__stack *s = *pp;
+			if (s->size >= size && s->size < size * 2) {
+				*pp = s->next;
+				w->nfree_stacks--;
+#ifdef URIO__ASAN
+				/* frames that never returned leave poison */
+				__asan_unpoison_memory_region(s->lo, s->size);
+#endif
+				return s;
+			}
+		}
+	}
+	return stack_map(size);
+}
+
+void urio__stack_put(struct urio__worker *w, struct urio__stack *s)
+{
+	if (!w || w->nfree_stacks >= POOL_MAX) {
+		stack_unmap(s);
+		return;
+	}
+	s->next = w->free_stacks;
+	w->free_stacks = s;
+	w->nfree_stacks++;
+}
+
+void urio__stack_pool_free(struct urio__worker *w)
+{
+	while (w->free_stacks) {
+		struct urio__stack *s = w->free_stacks;
+		w->free_stacks = s->next;
+		stack_unmap(s);
+	}
+	w->nfree_stacks = 0;
+}
+
+/* --- stack overflow report ----------------------------------------------
+ * A task that runs into its guard faults there; the SIGSEGV handler (on the
+ * worker's alternate signal stack) names the task before the process dies,
+ * instead of leaving a bare "Segmentation fault". */
+
+static struct sigaction old_segv;
+
+static void put(const char *s)
+{
+	ssize_t r = write(2, s, strlen(s));
+	(void)r;
+}
+
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct urio__worker *w = urio__cur_worker();
+	urio_task *t = w ? w->cur : NULL;
+	char *a = si->si_addr;
+	if (t && a >= t->stack->map && a < t->stack->lo + 256) {
+		char num[24];
+		int i = (int)sizeof(num) - 1;
+		uint64_t id = t->id;
+		num[i] = 0;
+		do
+			num[--i] = (char)('0' + id % 10);
+		while ((id /= 10) && i > 0);
+		put("urio: stack overflow in task '");
+		put(t->name[0] ? t->name : "?");
+		put("' (id ");
+		put(num + i);
+		put("): raise urio_config.stack_size or use urio_spawn_ex\n");
+	}
+	/* Let the default action (or the previous handler) take the fault. */
+	if (old_segv.sa_flags & SA_SIGINFO && old_segv.sa_sigaction) {
+		old_segv.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN &&
+	    !(old_segv.sa_flags & SA_SIGINFO)) {
+		old_segv.sa_handler(sig);
+		return;
+	}
+	signal(SIGSEGV, SIG_DFL);
+}
+
+static void install_segv(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = segv_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+void urio__stack_overflow_handler_install(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, install_segv);
+}

@@ -1,0 +1,364 @@
+/* Tasks: spawn, join, detach, cancel, and the suspension protocol every
+ * blocking call is built on.
+ *
+ * A task record is shared by the running body and the handle (plus any
+ * in-flight cancel message): it is freed when the last reference drops.
+ * Its stack goes back to the pool as soon as the body returns.
+ *
+ * Cancellation is level-triggered: urio_cancel sets `cancelled`, and then,
+ * under the task's lock, cancels whatever the task waits in right now. A
+ * task registers its wait under the same lock and refuses to start one once
+ * cancelled, so a cancel can never fall between the check and the wait. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fiber.h"
+#include "internal.h"
+
+static _Atomic uint64_t next_id = 1;
+
+static void futex_wait(_Atomic int *addr, int val)
+{
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic int *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void registry_add(urio_rt *rt, urio_task *t, unsigned shard)
+{
+	struct urio__worker *w = &rt->workers[shard];
+	t->reg = shard;
+	pthread_mutex_lock(&w->reg_mu);
+	t->all_prev = NULL;
+	t->all_next = w->reg_head;
+	if (w->reg_head)
+		w->reg_head->all_prev = t;
+	w->reg_head = t;
+	pthread_mutex_unlock(&w->reg_mu);
+}
+
+static void registry_del(urio_task *t)
+{
+	struct urio__worker *w = &t->rt->workers[t->reg];
+	pthread_mutex_lock(&w->reg_mu);
+	if (t->all_prev)
+		t->all_prev->all_next = t->all_next;
+	else
+		w->reg_head = t->all_next;
+	if (t->all_next)
+		t->all_next->all_prev = t->all_prev;
+	pthread_mutex_unlock(&w->reg_mu);
+}
+
+urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
+			  void *arg, size_t stack_size)
+{
+	if (!fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	urio_task *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->stack = urio__stack_get(w, stack_size ? stack_size
+						 : rt->cfg.stack_size);
+	if (!t->stack) {
+		int err = errno;
+		free(t);
+		errno = err == ENOMEM || err == EAGAIN ? err : ENOMEM;
+		return NULL;
+	}
+	t->sp = urio__ctx_init(t->stack->lo + t->stack->size,
+			       urio__task_entry, t);
+	t->fn = fn;
+	t->arg = arg;
+	t->rt = rt;
+	atomic_init(&t->refs, 2); /* the handle and the running body */
+	atomic_init(&t->jstate, URIO__J_RUNNING);
+	atomic_flag_clear(&t->lock);
+	t->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+#ifdef URIO__TSAN
+	t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+	atomic_fetch_add(&rt->live, 1);
+	registry_add(rt, t, w ? w->index : 0);
+	if (w)
+		URIO__STAT(w, spawned, 1);
+	return t;
+}
+
+void urio__task_unref(urio_task *t)
+{
+	/* acq_rel: the last owner sees every write of the others */
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+		free(t);
+}
+
+void urio__task_entry(urio_task *t)
+{
+	urio__fiber_started(urio__cur_worker());
+	t->result = t->fn(t->arg);
+	urio__suspend(URIO__POST_EXIT, NULL, NULL);
+	__builtin_unreachable();
+}
+
+/* Runs on the scheduler stack after t's body has switched out for good. */
+void urio__task_finish(struct urio__worker *w, urio_task *t)
+{
+	urio__stack_put(w, t->stack);
+	t->stack = NULL;
+#ifdef URIO__TSAN
+	__tsan_destroy_fiber(t->tsan_fiber);
+#endif
+	registry_del(t);
+	URIO__STAT(w, finished, 1);
+	/* acq_rel: publishes result to the joiner; pairs with its CAS/load */
+	int old = atomic_exchange(&t->jstate, URIO__J_DONE);
+	if (old == URIO__J_JOINER)
+		urio__ready(t->joiner, true);
+	else if (old == URIO__J_FOREIGN)
+		futex_wake(&t->jstate);
+	atomic_fetch_sub(&t->rt->live, 1);
+	urio__task_unref(t);
+}
+
+/* --- the suspension protocol --------------------------------------------- */
+
+void urio__suspend(int post, void (*after)(void *), void *arg)
+{
+	struct urio__worker *w = urio__cur_worker();
+	urio_task *t = w->cur;
+	w->post = post;
+	w->post_fn = after;
+	w->post_arg = arg;
+	urio__switch_to_sched(w, t, post == URIO__POST_EXIT);
+}
+
+static void cancel_owned(struct urio__wait *w)
+{
+	struct urio__worker *me = urio__cur_worker();
+	if (me == w->owner) {
+		urio__ring_cancel(me, w);
+		return;
+	}
+	struct urio__msg *m = malloc(sizeof(*m));
+	if (!m)
+		abort(); /* a lost cancel would hang the task forever */
+	m->kind = URIO__MSG_CANCEL;
+	m->task = w->task;
+	atomic_fetch_add(&w->task->refs, 1);
+	urio__worker_msg(w->owner, m);
+}
+
+int urio__wait_begin(struct urio__wait *w, enum urio__wait_kind kind)
+{
+	struct urio__worker *wk = urio__cur_worker();
+	urio_task *t = wk ? wk->cur : NULL;
+	if (!t)
+		return -EPERM;
+	w->kind = kind;
+	w->owner = wk;
+	w->task = t;
+	w->res = 0;
+	w->cqe_flags = 0;
+	w->cancel_sent = false;
+	w->heap_idx = SIZE_MAX;
+	if (kind != URIO__WAIT_OTHER) {
+		w->cancel = cancel_owned;
+		w->fire = NULL;
+	}
+	urio__task_lock(t);
+	if (atomic_load_explicit(&t->cancelled, memory_order_relaxed) &&
+	    w->cancel) {
+		urio__task_unlock(t);
+		return -ECANCELED;
+	}
+	t->wait = w;
+	urio__task_unlock(t);
+	return 0;
+}
+
+int32_t urio__wait_end(struct urio__wait *w, void (*after)(void *),
+		       void *arg)
+{
+	urio__suspend(URIO__POST_PARK, after, arg);
+	urio_task *t = w->task;
+	urio__task_lock(t);
+	t->wait = NULL;
+	urio__task_unlock(t);
+	return w->res;
+}
+
+/* --- public task API ------------------------------------------------------ */
+
+urio_task *urio_spawn_ex(urio_fn fn, void *arg, size_t stack_size)
+{
+	struct urio__worker *w = urio__cur_worker();
+	if (!w || !w->cur) {
+		errno = EPERM;
+		return NULL;
+	}
+	urio_task *t = urio__task_new(w->rt, w, fn, arg, stack_size);
+	if (t)
+		urio__ready(t, false);
+	return t;
+}
+
+urio_task *urio_spawn(urio_fn fn, void *arg)
+{
+	return urio_spawn_ex(fn, arg, 0);
+}
+
+static void join_after(void *arg)
+{
+	urio_task *t = arg;
+	int exp = URIO__J_RUNNING;
+	/* Publish the joiner only now that it has switched out; if t finished
+	 * meanwhile, nobody else will wake the joiner. */
+	if (!atomic_compare_exchange_strong(&t->jstate, &exp, URIO__J_JOINER))
+		urio__ready(t->joiner, true);
+}
+
+static void join_cancel(struct urio__wait *w)
+{
+	urio_cancel(w->cancel_arg);
+}
+
+static void join_foreign(urio_task *t)
+{
+	int s = atomic_load(&t->jstate);
+	while (s != URIO__J_DONE) {
+		if (s == URIO__J_RUNNING &&
+		    !atomic_compare_exchange_strong(&t->jstate, &s,
+						    URIO__J_FOREIGN))
+			continue;
+		futex_wait(&t->jstate, URIO__J_FOREIGN);
+		s = atomic_load(&t->jstate);
+	}
+}
+
+int urio_join(urio_task *t, intptr_t *result)
+{
+	if (!t)
+		return -EINVAL;
+	urio_task *me = urio_self();
+	if (me == t)
+		return -EDEADLK;
+	if (!me) {
+		join_foreign(t);
+	} else if (atomic_load(&t->jstate) != URIO__J_DONE) {
+		struct urio__wait w = {.what = "join", .fd = -1};
+		w.cancel = join_cancel;
+		w.cancel_arg = t;
+		t->joiner = me;
+		/* A cancelled joiner cancels t and still waits for it: nothing
+		 * outlives its joiner. */
+		if (urio__wait_begin(&w, URIO__WAIT_OTHER) < 0) {
+			urio_cancel(t);
+			w.cancel = NULL;
+			urio__wait_begin(&w, URIO__WAIT_OTHER);
+		}
+		urio__wait_end(&w, join_after, t);
+	}
+	if (result)
+		*result = t->result;
+	int r = atomic_load(&t->cancelled) ? -ECANCELED : 0;
+	urio__task_unref(t);
+	return r;
+}
+
+void urio_detach(urio_task *t)
+{
+	if (t)
+		urio__task_unref(t);
+}
+
+int urio_cancel(urio_task *t)
+{
+	if (!t)
+		return -EINVAL;
+	if (atomic_load(&t->jstate) == URIO__J_DONE)
+		return -EALREADY;
+	atomic_store(&t->cancelled, true);
+	urio__task_lock(t);
+	struct urio__wait *w = t->wait;
+	if (w && w->cancel && !w->cancel_sent) {
+		w->cancel_sent = true;
+		w->cancel(w);
+	}
+	urio__task_unlock(t);
+	return 0;
+}
+
+bool urio_task_done(const urio_task *t)
+{
+	return t && atomic_load(&((urio_task *)t)->jstate) == URIO__J_DONE;
+}
+
+void urio_task_set_name(urio_task *t, const char *name)
+{
+	if (!t)
+		return;
+	if (!name)
+		name = "";
+	/* strncpy pads; the last byte stays 0 for readers on other threads */
+	strncpy(t->name, name, sizeof(t->name) - 1);
+}
+
+const char *urio_task_name(const urio_task *t)
+{
+	return t ? t->name : "";
+}
+
+uint64_t urio_task_id(const urio_task *t)
+{
+	return t ? t->id : 0;
+}
+
+urio_task *urio_self(void)
+{
+	struct urio__worker *w = urio__cur_worker();
+	return w ? w->cur : NULL;
+}
+
+int urio_worker_index(void)
+{
+	struct urio__worker *w = urio__cur_worker();
+	return w ? (int)w->index : -1;
+}
+
+void urio_yield(void)
+{
+	if (urio_self())
+		urio__suspend(URIO__POST_YIELD, NULL, NULL);
+}
+
+int urio_sleep_ns(uint64_t ns)
+{
+	struct urio__wait w = {.what = "sleep", .fd = -1};
+	int r = urio__wait_begin(&w, URIO__WAIT_TIMER);
+	if (r < 0)
+		return r;
+	uint64_t now = urio__now_ns();
+	w.when = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+	r = urio__timer_add(w.owner, &w);
+	if (r < 0) {
+		urio__task_lock(w.task);
+		w.task->wait = NULL;
+		urio__task_unlock(w.task);
+		return r;
+	}
+	return urio__wait_end(&w, NULL, NULL);
+}
+
+int urio_sleep_ms(uint64_t ms)
+{
+	return urio_sleep_ns(ms > UINT64_MAX / 1000000 ? UINT64_MAX
+						      : ms * 1000000);
+}

@@ -1,0 +1,6 @@
+/* urio: an io_uring runtime for C servers. Umbrella header. */
+#ifndef URIO_H
+#define URIO_H
+#include <urio/runtime.h>
+#include <urio/io.h>
+#endif

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages urio needs, skipping what is installed.
+# Usage: tools/deps.sh [build|test|bench]...   (build is always included)
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev)
+for want in "$@"; do
+  case "$want" in
+    build) ;;
+    test) pkgs+=(clang libclang-rt-14-dev valgrind) ;;
+    bench) pkgs+=(g++ libbenchmark-dev libboost-context-dev fio) ;;
+    *) echo "deps.sh: unknown set '$want'" >&2; exit 2 ;;
+  esac
+done
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
