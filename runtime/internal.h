@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <urio/runtime.h>
+#include <urio/scope.h>
 
 #define URIO__RUNQ_SIZE 256u
 #define URIO__LIFO_CAP 3       /* runnext runs in a row before the queue */
@@ -85,9 +86,27 @@ struct urio_task {
 	struct urio__wait *wait;
 	uint64_t id;
 	char name[URIO__NAME_MAX];
+	void *locals;                  /* task-local values (local.c) */
+	struct urio_deadline *scopes;  /* cancel scopes, innermost first */
 	void *tsan_fiber;
 	void *asan_fake;
 };
+
+/* True once t is cancelled. A primitive that registers a waiter after
+ * urio__wait_begin must check this again under its own lock: a cancel that
+ * ran in between found nothing to cancel. */
+static inline bool urio__task_cancelled(urio_task *t)
+{
+	return atomic_load(&t->cancelled);
+}
+
+/* Would a suspension of t fail with -ECANCELED now? (scope.c) Walks t's
+ * cancel scopes; only t itself, or a holder of t's lock while t is parked,
+ * may call it. */
+bool urio__scopes_cancelled(urio_task *t);
+void urio__scopes_abandon(urio_task *t);
+/* Cancels what t waits in now, if its scopes let cancellation through. */
+void urio__cancel_current_wait(urio_task *t);
 
 static inline void urio__task_lock(urio_task *t)
 {

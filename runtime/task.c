@@ -104,6 +104,7 @@ void urio__task_entry(urio_task *t)
 {
 	urio__fiber_started(urio__cur_worker());
 	t->result = t->fn(t->arg);
+	urio__scopes_abandon(t);
 	urio__suspend(URIO__POST_EXIT, NULL, NULL);
 	__builtin_unreachable();
 }
@@ -118,13 +119,13 @@ void urio__task_finish(struct urio__worker *w, urio_task *t)
 #endif
 	registry_del(t);
 	URIO__STAT(w, finished, 1);
+	atomic_fetch_sub(&t->rt->live, 1); /* before the joiner can look */
 	/* acq_rel: publishes result to the joiner; pairs with its CAS/load */
 	int old = atomic_exchange(&t->jstate, URIO__J_DONE);
 	if (old == URIO__J_JOINER)
 		urio__ready(t->joiner, true);
 	else if (old == URIO__J_FOREIGN)
 		futex_wake(&t->jstate);
-	atomic_fetch_sub(&t->rt->live, 1);
 	urio__task_unref(t);
 }
 
@@ -174,8 +175,7 @@ int urio__wait_begin(struct urio__wait *w, enum urio__wait_kind kind)
 		w->fire = NULL;
 	}
 	urio__task_lock(t);
-	if (atomic_load_explicit(&t->cancelled, memory_order_relaxed) &&
-	    w->cancel) {
+	if (w->cancel && urio__scopes_cancelled(t)) {
 		urio__task_unlock(t);
 		return -ECANCELED;
 	}
@@ -286,14 +286,19 @@ int urio_cancel(urio_task *t)
 	if (atomic_load(&t->jstate) == URIO__J_DONE)
 		return -EALREADY;
 	atomic_store(&t->cancelled, true);
+	urio__cancel_current_wait(t);
+	return 0;
+}
+
+void urio__cancel_current_wait(urio_task *t)
+{
 	urio__task_lock(t);
 	struct urio__wait *w = t->wait;
-	if (w && w->cancel && !w->cancel_sent) {
+	if (w && w->cancel && !w->cancel_sent && urio__scopes_cancelled(t)) {
 		w->cancel_sent = true;
 		w->cancel(w);
 	}
 	urio__task_unlock(t);
-	return 0;
 }
 
 bool urio_task_done(const urio_task *t)

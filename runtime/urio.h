@@ -2,5 +2,6 @@
 #ifndef URIO_H
 #define URIO_H
 #include <urio/runtime.h>
+#include <urio/scope.h>
 #include <urio/io.h>
 #endif
