@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <urio/runtime.h>
 #include <urio/scope.h>
+#include <urio/group.h>
 
 #define URIO__RUNQ_SIZE 256u
 #define URIO__LIFO_CAP 3       /* runnext runs in a row before the queue */
@@ -88,6 +89,12 @@ struct urio_task {
 	char name[URIO__NAME_MAX];
 	void *locals;                  /* task-local values (local.c) */
 	struct urio_deadline *scopes;  /* cancel scopes, innermost first */
+	struct urio_group *groups;     /* groups this task owns (under lock) */
+	struct urio_group *group;      /* the group this task is a child of */
+	urio_task *gnext, *gdone_next; /* group lists: spawn / done order */
+	size_t gindex;
+	bool gdone;
+	uint64_t parent_id;
 	void *tsan_fiber;
 	void *asan_fake;
 };
@@ -105,6 +112,9 @@ static inline bool urio__task_cancelled(urio_task *t)
  * may call it. */
 bool urio__scopes_cancelled(urio_task *t);
 void urio__scopes_abandon(urio_task *t);
+void urio__groups_cancel(urio_task *owner);
+void urio__groups_abandon(urio_task *t);
+void urio__group_child_done(urio_task *t);
 /* Cancels what t waits in now, if its scopes let cancellation through. */
 void urio__cancel_current_wait(urio_task *t);
 
@@ -273,6 +283,7 @@ int urio__timer_add(struct urio__worker *w, struct urio__wait *t);
 void urio__timer_del(struct urio__worker *w, struct urio__wait *t);
 /* Fires due timers; returns ns until the next one, or UINT64_MAX. */
 uint64_t urio__timers_run(struct urio__worker *w);
+void urio__timers_drop(struct urio__worker *w);
 
 /* --- suspension (task.c) -------------------------------------------------
  * urio__wait_begin registers w as what the current task waits for, or

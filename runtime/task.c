@@ -104,6 +104,7 @@ void urio__task_entry(urio_task *t)
 {
 	urio__fiber_started(urio__cur_worker());
 	t->result = t->fn(t->arg);
+	urio__groups_abandon(t);
 	urio__scopes_abandon(t);
 	urio__suspend(URIO__POST_EXIT, NULL, NULL);
 	__builtin_unreachable();
@@ -120,6 +121,8 @@ void urio__task_finish(struct urio__worker *w, urio_task *t)
 	registry_del(t);
 	URIO__STAT(w, finished, 1);
 	atomic_fetch_sub(&t->rt->live, 1); /* before the joiner can look */
+	if (t->group)
+		urio__group_child_done(t);
 	/* acq_rel: publishes result to the joiner; pairs with its CAS/load */
 	int old = atomic_exchange(&t->jstate, URIO__J_DONE);
 	if (old == URIO__J_JOINER)
@@ -205,8 +208,10 @@ urio_task *urio_spawn_ex(urio_fn fn, void *arg, size_t stack_size)
 		return NULL;
 	}
 	urio_task *t = urio__task_new(w->rt, w, fn, arg, stack_size);
-	if (t)
+	if (t) {
+		t->parent_id = w->cur->id;
 		urio__ready(t, false);
+	}
 	return t;
 }
 
@@ -287,6 +292,9 @@ int urio_cancel(urio_task *t)
 		return -EALREADY;
 	atomic_store(&t->cancelled, true);
 	urio__cancel_current_wait(t);
+	urio__task_lock(t);
+	urio__groups_cancel(t); /* cancelling the owner cancels its groups */
+	urio__task_unlock(t);
 	return 0;
 }
 

@@ -100,3 +100,15 @@ uint64_t urio__timers_run(struct urio__worker *w)
 	}
 	return w->nheap ? w->heap[0]->when - now : UINT64_MAX;
 }
+
+/* At shutdown: deadline records of scopes exited on another worker wait
+ * here for their due time; let them go now (their scopes are closed). */
+void urio__timers_drop(struct urio__worker *w)
+{
+	while (w->nheap) {
+		struct urio__wait *t = w->heap[0];
+		urio__timer_del(w, t);
+		if (t->fire)
+			t->fire(t);
+	}
+}

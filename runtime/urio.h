@@ -3,5 +3,6 @@
 #define URIO_H
 #include <urio/runtime.h>
 #include <urio/scope.h>
+#include <urio/group.h>
 #include <urio/io.h>
 #endif

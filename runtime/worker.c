@@ -129,6 +129,7 @@ static void thread_teardown(struct urio__worker *w)
 	if (w->ring.ring_fd >= 0)
 		io_uring_queue_exit(&w->ring);
 	urio__stack_pool_free(w);
+	urio__timers_drop(w);
 	free(w->heap);
 	if (w->altstack) {
 		stack_t ss = {.ss_flags = SS_DISABLE};
