@@ -264,6 +264,10 @@ void urio__ring_poll(struct urio__worker *w);
 void urio__ring_wait(struct urio__worker *w);
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);
 
+/* --- introspection (introspect.c): runtimes register for urio-ps ----- */
+void urio__introspect_rt_add(urio_rt *rt);
+void urio__introspect_rt_del(urio_rt *rt);
+
 /* --- kernel features (probe.c) ---------------------------------------- */
 struct urio__features {
 	bool probed;

@@ -146,6 +146,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		errno = -err;
 		return NULL;
 	}
+	urio__introspect_rt_add(rt);
 	return rt;
 }
 
@@ -206,6 +207,7 @@ void urio_rt_free(urio_rt *rt)
 {
 	if (!rt)
 		return;
+	urio__introspect_rt_del(rt);
 	cancel_all(rt);
 	/* Tasks spawned while we cancelled are cancelled on the next round;
 	 * a task stuck in a blocking syscall is reported, not abandoned. */
