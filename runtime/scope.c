@@ -7,10 +7,13 @@
  *
  * A deadline's timer lives in the heap of the worker where the scope was
  * entered, but the task may exit the scope on another worker, and heaps are
- * owner-only. So the timer is a small heap-allocated record shared by the
- * scope and the heap (two references): exit on the owner removes it at
- * once; exit elsewhere marks it dead and the owner drops it when it comes
- * due. Firing and exit race through one CAS on the record's state.
+ * owner-only. So the timer is a small heap-allocated record, and firing and
+ * exit race through one CAS on its state; whoever ends up last owns it:
+ *   exit on the owner, ARMED -> DEAD: removes it from the heap, frees it;
+ *   exit elsewhere, ARMED -> DEAD: leaves it; the owner frees it when due;
+ *   firing, ARMED -> FIRING -> FIRED: cancels the wait; exit frees it,
+ *   waiting out FIRING (a few instructions) so the task outlives the fire.
+ * The common case (no fire, same worker) costs one CAS, no syscall.
  *
  * The chain is only modified by the task while it runs (t->wait == NULL);
  * a timer firing on another thread reads it under the task lock only while
@@ -22,13 +25,11 @@
 #include "internal.h"
 
 enum { KIND_DEADLINE = 1, KIND_SHIELD = 2 };
-enum { ARMED, FIRED, DEAD };
+enum { ARMED, FIRING, FIRED, DEAD };
 
 struct deadline_rec {
 	struct urio__wait timer; /* first: the heap holds &timer */
 	_Atomic int state;
-	_Atomic int refs;
-	urio_task *task; /* a reference, for the firing side */
 };
 
 _Static_assert(sizeof(urio_deadline) >= 4 * sizeof(void *),
@@ -39,23 +40,14 @@ uint64_t urio_now_ns(void)
 	return urio__now_ns();
 }
 
-static void rec_unref(struct deadline_rec *r)
-{
-	/* acq_rel: the last owner frees what the other wrote */
-	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
-		urio__task_unref(r->task);
-		free(r);
-	}
-}
-
 bool urio__scopes_cancelled(urio_task *t)
 {
 	for (urio_deadline *d = t->scopes; d; d = d->outer) {
 		if (d->kind == KIND_SHIELD)
 			return false;
 		struct deadline_rec *r = d->rec;
-		if (r && atomic_load(&r->state) == FIRED)
-			return true;
+		if (r && atomic_load(&r->state) != ARMED)
+			return true; /* DEAD only after exit, never seen here */
 	}
 	return atomic_load(&t->cancelled);
 }
@@ -65,12 +57,17 @@ static void fire(struct urio__wait *w)
 {
 	struct deadline_rec *r = (struct deadline_rec *)w;
 	int exp = ARMED;
-	if (atomic_compare_exchange_strong(&r->state, &exp, FIRED))
-		urio__cancel_current_wait(r->task);
-	rec_unref(r);
+	if (!atomic_compare_exchange_strong(&r->state, &exp, FIRING)) {
+		free(r); /* exited on another worker: DEAD, ours to free */
+		return;
+	}
+	urio__cancel_current_wait(r->timer.task);
+	/* release pairs with the acquire load in disarm: after it, r and the
+	 * task are no longer touched here */
+	atomic_store_explicit(&r->state, FIRED, memory_order_release);
 }
 
-static void enter(urio_deadline *d, uint64_t when)
+static void enter(urio_deadline *d, uint64_t when, uint64_t now)
 {
 	struct urio__worker *w = urio__cur_worker();
 	urio_task *t = w ? w->cur : NULL;
@@ -86,22 +83,17 @@ static void enter(urio_deadline *d, uint64_t when)
 	if (!r) {
 		d->err = -ENOMEM;
 	} else {
-		r->task = t;
-		atomic_fetch_add(&t->refs, 1);
-		atomic_init(&r->refs, 2);
 		atomic_init(&r->state, ARMED);
 		r->timer.fire = fire;
 		r->timer.when = when;
 		r->timer.owner = w;
 		r->timer.task = t;
 		r->timer.heap_idx = SIZE_MAX;
-		if (when <= urio__now_ns()) {
+		if (when <= now) {
 			atomic_store(&r->state, FIRED); /* already past */
-			rec_unref(r);
 		} else if (urio__timer_add(w, &r->timer) < 0) {
 			d->err = -ENOMEM;
-			rec_unref(r);
-			rec_unref(r);
+			free(r);
 			r = NULL;
 		}
 		d->rec = r;
@@ -114,12 +106,12 @@ void urio_timeout_enter(urio_deadline *d, uint64_t ms)
 {
 	uint64_t now = urio__now_ns();
 	uint64_t ns = ms > UINT64_MAX / 1000000 ? UINT64_MAX : ms * 1000000;
-	enter(d, ns > UINT64_MAX - now ? UINT64_MAX : now + ns);
+	enter(d, ns > UINT64_MAX - now ? UINT64_MAX : now + ns, now);
 }
 
 void urio_timeout_enter_at(urio_deadline *d, uint64_t deadline_ns)
 {
-	enter(d, deadline_ns);
+	enter(d, deadline_ns, urio__now_ns());
 }
 
 static void pop(urio_task *t, urio_deadline *d)
@@ -138,15 +130,18 @@ static bool disarm(struct deadline_rec *r)
 {
 	int exp = ARMED;
 	if (!atomic_compare_exchange_strong(&r->state, &exp, DEAD)) {
-		rec_unref(r);
-		return exp == FIRED;
+		/* fired: wait until the firing side is done with r */
+		while (atomic_load_explicit(&r->state, memory_order_acquire) ==
+		       FIRING)
+			__builtin_ia32_pause();
+		free(r);
+		return true;
 	}
 	struct urio__worker *w = urio__cur_worker();
-	if (r->timer.owner == w && r->timer.heap_idx != SIZE_MAX) {
+	if (r->timer.owner == w) {
 		urio__timer_del(w, &r->timer);
-		rec_unref(r); /* the heap's reference */
-	}
-	rec_unref(r);
+		free(r);
+	} /* else the owner frees it when it comes due */
 	return false;
 }
 

@@ -8,11 +8,7 @@
 
 #include "test.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define STRESS 2000
-#else
-#define STRESS 10000
-#endif
+#define STRESS 10000 /* the issue asks for 10k under TSan too */
 
 static atomic_int cancelled_seen;
 
