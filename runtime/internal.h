@@ -39,6 +39,8 @@ struct urio__stack {
 struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size);
 void urio__stack_put(struct urio__worker *w, struct urio__stack *s);
 void urio__stack_pool_free(struct urio__worker *w);
+/* +1 when a runtime starts, -1 when freed; the last one unmaps the pool. */
+void urio__stacks_runtime(int delta);
 bool urio__stack_guard_madvise(void);
 void urio__stack_overflow_handler_install(void);
 

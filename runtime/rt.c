@@ -146,6 +146,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		errno = -err;
 		return NULL;
 	}
+	urio__stacks_runtime(1);
 	urio__introspect_rt_add(rt);
 	return rt;
 }
@@ -220,6 +221,7 @@ void urio_rt_free(urio_rt *rt)
 	}
 	stop_workers(rt, rt->nworkers);
 	free_rt(rt);
+	urio__stacks_runtime(-1);
 }
 
 int urio_run(const urio_config *cfg, urio_fn main, void *arg,

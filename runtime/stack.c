@@ -8,9 +8,13 @@
  * mprotect(PROT_NONE), which costs two VMAs per stack, so spawning stops
  * with EAGAIN before the process runs out of mappings.
  *
- * Stacks are pooled per worker: mmap/munmap cost a syscall each and
- * the pool turns spawn+join into pointer moves. The descriptor sits at the
- * top of the mapping, so a stack costs no separate allocation.
+ * Stacks are pooled: mmap/munmap cost a syscall each, and with two workers
+ * they also contend on the mmap lock and flush the other CPU's TLB, which
+ * made a burst of 10k tasks cost ~20 us each. A per-worker hot pool makes
+ * spawn+join pointer moves; past it, stacks wait in a process-wide cold list
+ * (with their touched pages, a few KiB each) up to COLD_MAX, and are only
+ * unmapped when the last runtime is freed. The descriptor sits at the top
+ * of the mapping, so a stack costs no separate allocation.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,12 +30,17 @@
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13, absent from older headers */
 #endif
 
-#define POOL_MAX 64
+#define POOL_MAX 1024   /* per worker */
+#define COLD_MAX 16384  /* process-wide */
 #define GUARD_SIZE (16u << 10)
 
 static _Atomic int guard_mode; /* 0 unknown, 1 madvise, 2 mprotect */
 static _Atomic long mprotect_stacks;
 static long map_limit;
+
+static pthread_mutex_t cold_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct urio__stack *cold;
+static unsigned ncold, runtimes;
 
 static size_t page_size(void)
 {
@@ -119,35 +128,55 @@ static void stack_unmap(struct urio__stack *s)
 	munmap(s->map, s->map_size);
 }
 
-struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size)
+/* Unlinks a stack of about size bytes from *list, or returns NULL. */
+static struct urio__stack *take(struct urio__stack **list, size_t size)
 {
-	if (w) {
-		struct urio__stack **pp = &w->free_stacks;
-		for (; *pp; pp = &(*pp)->next) {
-			struct urio__stack *s = *pp;
-			if (s->size >= size && s->size < size * 2) {
-				*pp = s->next;
-				w->nfree_stacks--;
+	for (struct urio__stack **pp = list; *pp; pp = &(*pp)->next) {
+		struct urio__stack *s = *pp;
+		if (s->size >= size && s->size < size * 2) {
+			*pp = s->next;
 #ifdef URIO__ASAN
-				/* frames that never returned leave poison */
-				__asan_unpoison_memory_region(s->lo, s->size);
+			/* frames that never returned leave poison */
+			__asan_unpoison_memory_region(s->lo, s->size);
 #endif
-				return s;
-			}
+			return s;
 		}
 	}
-	return stack_map(size);
+	return NULL;
+}
+
+struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size)
+{
+	struct urio__stack *s = w ? take(&w->free_stacks, size) : NULL;
+	if (s) {
+		w->nfree_stacks--;
+		return s;
+	}
+	pthread_mutex_lock(&cold_mu);
+	s = take(&cold, size);
+	ncold -= s != NULL;
+	pthread_mutex_unlock(&cold_mu);
+	return s ? s : stack_map(size);
 }
 
 void urio__stack_put(struct urio__worker *w, struct urio__stack *s)
 {
-	if (!w || w->nfree_stacks >= POOL_MAX) {
-		stack_unmap(s);
+	if (w && w->nfree_stacks < POOL_MAX) {
+		s->next = w->free_stacks;
+		w->free_stacks = s;
+		w->nfree_stacks++;
 		return;
 	}
-	s->next = w->free_stacks;
-	w->free_stacks = s;
-	w->nfree_stacks++;
+	pthread_mutex_lock(&cold_mu);
+	bool keep = ncold < COLD_MAX;
+	if (keep) {
+		s->next = cold;
+		cold = s;
+		ncold++;
+	}
+	pthread_mutex_unlock(&cold_mu);
+	if (!keep)
+		stack_unmap(s);
 }
 
 void urio__stack_pool_free(struct urio__worker *w)
@@ -155,9 +184,27 @@ void urio__stack_pool_free(struct urio__worker *w)
 	while (w->free_stacks) {
 		struct urio__stack *s = w->free_stacks;
 		w->free_stacks = s->next;
+		w->nfree_stacks--;
+		urio__stack_put(NULL, s);
+	}
+}
+
+void urio__stacks_runtime(int delta)
+{
+	struct urio__stack *list = NULL;
+	pthread_mutex_lock(&cold_mu);
+	runtimes += (unsigned)delta;
+	if (runtimes == 0) {
+		list = cold;
+		cold = NULL;
+		ncold = 0;
+	}
+	pthread_mutex_unlock(&cold_mu);
+	while (list) {
+		struct urio__stack *s = list;
+		list = s->next;
 		stack_unmap(s);
 	}
-	w->nfree_stacks = 0;
 }
 
 /* --- stack overflow report ----------------------------------------------
