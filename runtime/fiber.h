@@ -100,14 +100,34 @@ urio__switch_to_sched(struct urio__worker *w, urio_task *t, bool exiting)
 #endif
 }
 
-/* First code on a new task stack. */
+/* Task from -> task to on the same worker, without the scheduler. exiting:
+ * from never comes back. Returns when from is resumed. */
 static inline __attribute__((always_inline)) void
-urio__fiber_started(struct urio__worker *w)
+urio__switch_task_to_task(urio_task *from, urio_task *to, bool exiting)
 {
 #ifdef URIO__ASAN
-	__sanitizer_finish_switch_fiber(NULL, &w->stack_bottom, &w->stack_size);
+	__sanitizer_start_switch_fiber(exiting ? NULL : &from->asan_fake,
+				       to->stack->lo, to->stack->size);
 #endif
-	(void)w;
+#ifdef URIO__TSAN
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+	(void)exiting;
+	urio__ctx_switch(&from->sp, to->sp);
+#ifdef URIO__ASAN
+	__sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
+#endif
+}
+
+/* First code on a new task stack (reached from the scheduler or from
+ * another task: the old stack's bounds are not needed). */
+static inline __attribute__((always_inline)) void urio__fiber_started(void)
+{
+#ifdef URIO__ASAN
+	const void *bottom;
+	size_t size;
+	__sanitizer_finish_switch_fiber(NULL, &bottom, &size);
+#endif
 }
 
 #endif

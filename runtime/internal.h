@@ -174,7 +174,10 @@ struct urio__worker {
 	pthread_t thread;
 	void *sched_sp;
 	urio_task *cur;
-	/* what the scheduler does right after the current task switched out */
+	/* What runs right after a task switched out, on whatever context
+	 * comes next (the scheduler or, with a direct switch, the next task):
+	 * post_task is that task, NULL when nothing is pending. */
+	urio_task *post_task;
 	int post;
 	void (*post_fn)(void *);
 	void *post_arg;
@@ -248,6 +251,11 @@ void urio__wake_one(urio_rt *rt);
 void urio__wake_worker(struct urio__worker *target);
 void urio__worker_msg(struct urio__worker *target, struct urio__msg *m);
 void urio__sched_loop(struct urio__worker *w);
+/* Runs the pending post-switch action of w, if any (see post_task). */
+void urio__run_post(struct urio__worker *w);
+/* The next local task to switch to directly, or NULL when the scheduler
+ * should run (queue empty, or time to poll the ring / global queue). */
+urio_task *urio__next_direct(struct urio__worker *w);
 
 /* wake_eventfd.c / wake_msgring.c: one tiny interface, picked at start */
 int urio__wake_eventfd_init(struct urio__worker *w);

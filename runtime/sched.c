@@ -102,14 +102,19 @@ wake:
 static urio_task *local_next(struct urio__worker *w)
 {
 	urio_task *t;
-	if (w->lifo_streak < URIO__LIFO_CAP &&
+	/* a plain load first: the locked exchange is only paid when the slot
+	 * holds a task (thieves may empty it meanwhile, hence the exchange) */
+	bool lifo = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+	if (lifo && w->lifo_streak < URIO__LIFO_CAP &&
 	    (t = atomic_exchange(&w->runnext, NULL))) {
 		w->lifo_streak++;
 		return t;
 	}
 	w->lifo_streak = 0;
 	t = urio__runq_pop(&w->runq);
-	return t ? t : atomic_exchange(&w->runnext, NULL);
+	if (!t && lifo)
+		t = atomic_exchange(&w->runnext, NULL);
+	return t;
 }
 
 static urio_task *steal(struct urio__worker *w)
@@ -252,11 +257,12 @@ static urio_task *find_work(struct urio__worker *w)
 	}
 }
 
-static void run(struct urio__worker *w, urio_task *t)
+void urio__run_post(struct urio__worker *w)
 {
-	w->cur = t;
-	urio__switch_to_task(w, t);
-	w->cur = NULL;
+	urio_task *t = w->post_task;
+	if (!t)
+		return;
+	w->post_task = NULL;
 	switch (w->post) {
 	case URIO__POST_PARK:
 		if (w->post_fn)
@@ -269,6 +275,29 @@ static void run(struct urio__worker *w, urio_task *t)
 		urio__task_finish(w, t);
 		break;
 	}
+}
+
+urio_task *urio__next_direct(struct urio__worker *w)
+{
+	/* every few ticks the scheduler polls the ring and global queue */
+	if (++w->tick % URIO__POLL_EVERY == 0 || w->tick % URIO__GLOBAL_EVERY == 0)
+		return NULL;
+	/* a yielding task goes behind the queue: take only what is queued */
+	if (w->post == URIO__POST_YIELD && !urio__runq_len(&w->runq) &&
+	    !atomic_load_explicit(&w->runnext, memory_order_relaxed))
+		return NULL;
+	urio_task *t = local_next(w);
+	if (t)
+		stop_spinning(w);
+	return t;
+}
+
+static void run(struct urio__worker *w, urio_task *t)
+{
+	w->cur = t;
+	urio__switch_to_task(w, t);
+	w->cur = NULL;
+	urio__run_post(w);
 }
 
 void urio__sched_loop(struct urio__worker *w)

@@ -123,6 +123,11 @@ static struct urio__stack *stack_map(size_t size)
 
 static void stack_unmap(struct urio__stack *s)
 {
+#ifdef URIO__ASAN
+	/* ASan keeps shadow for unmapped memory: a later mapping at this
+	 * address would inherit the poison of frames that never returned */
+	__asan_unpoison_memory_region(s->lo, s->size);
+#endif
 	if (atomic_load(&guard_mode) == 2)
 		atomic_fetch_sub(&mprotect_stacks, 1);
 	munmap(s->map, s->map_size);
