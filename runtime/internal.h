@@ -16,6 +16,7 @@
 #define URIO__LIFO_CAP 3       /* runnext runs in a row before the queue */
 #define URIO__GLOBAL_EVERY 61  /* ticks between global-queue checks */
 #define URIO__POLL_EVERY 31    /* ticks between ring polls while busy */
+#define URIO__BATCH 32         /* SQEs worth a syscall while busy */
 #define URIO__NAME_MAX 32
 
 /* user_data tags that are not wait records (records are 8-aligned). */
@@ -183,7 +184,8 @@ struct urio__worker {
 	void *post_arg;
 
 	struct io_uring ring;
-	unsigned inflight;
+	unsigned inflight;  /* ops submitted or prepared, not yet reaped */
+	bool sq_waited;     /* SQEs were left pending by the last busy poll */
 	struct urio__runq runq;
 	_Atomic(urio_task *) runnext;
 	unsigned lifo_streak;
@@ -268,8 +270,9 @@ bool urio__wake_msgring_post(struct urio__worker *from,
 int urio__ring_init(struct urio__worker *w);
 /* A free SQE on the current worker's ring; submits to make room if full. */
 struct io_uring_sqe *urio__sqe(struct urio__worker *w);
-/* Submits pending SQEs and reaps completions without blocking. */
-void urio__ring_poll(struct urio__worker *w);
+/* Submits pending SQEs and reaps completions without blocking. busy: other
+ * tasks are runnable, so a partial batch may wait (see ring.c). */
+void urio__ring_poll(struct urio__worker *w, bool busy);
 /* Blocks until a completion, a wake, or the next timer. */
 void urio__ring_wait(struct urio__worker *w);
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);

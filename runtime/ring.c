@@ -62,7 +62,7 @@ static void submit(struct urio__worker *w, bool getevents)
 			continue;
 		if (r == -EBUSY || r == -EAGAIN) {
 			/* CQ overflow or kernel memory: reap, then retry */
-			urio__ring_poll(w);
+			urio__ring_poll(w, false);
 			if (!io_uring_sq_ready(&w->ring))
 				return;
 			continue;
@@ -107,9 +107,20 @@ static unsigned reap(struct urio__worker *w)
 	return n;
 }
 
-void urio__ring_poll(struct urio__worker *w)
+void urio__ring_poll(struct urio__worker *w, bool busy)
 {
-	if (io_uring_sq_ready(&w->ring) || w->inflight)
+	unsigned pending = io_uring_sq_ready(&w->ring);
+	/* Busy (tasks still runnable): enter the kernel only for a full
+	 * batch, for ops already in the kernel that may have completed, or
+	 * for SQEs left over from the previous busy poll, so the periodic
+	 * fairness poll does not split batches yet never strands an SQE. */
+	bool enter = pending || w->inflight;
+	if (busy) {
+		enter = pending >= URIO__BATCH || w->inflight > pending ||
+			(pending && w->sq_waited);
+		w->sq_waited = pending && !enter;
+	}
+	if (enter)
 		submit(w, true);
 	while (reap(w) || io_uring_cq_has_overflow(&w->ring)) {
 		if (io_uring_cq_has_overflow(&w->ring)) {
@@ -137,7 +148,7 @@ void urio__ring_wait(struct urio__worker *w)
 		fprintf(stderr, "urio: io_uring wait: %s\n", strerror(-r));
 		abort();
 	}
-	urio__ring_poll(w);
+	urio__ring_poll(w, false);
 }
 
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op)

@@ -160,12 +160,12 @@ static void drain_msgs(struct urio__worker *w)
 	}
 }
 
-static void poll_all(struct urio__worker *w)
+static void poll_all(struct urio__worker *w, bool busy)
 {
 	if (atomic_load_explicit(&w->msgs, memory_order_relaxed))
 		drain_msgs(w);
 	urio__timers_run(w);
-	urio__ring_poll(w);
+	urio__ring_poll(w, busy);
 }
 
 /* Is there anything a parking worker must not sleep through? */
@@ -227,11 +227,11 @@ static urio_task *find_work(struct urio__worker *w)
 	    (t = global_take(w)))
 		return t;
 	if (w->tick % URIO__POLL_EVERY == 0)
-		poll_all(w);
+		poll_all(w, true);
 	if ((t = local_next(w)))
 		return t;
 	for (;;) {
-		poll_all(w);
+		poll_all(w, false);
 		if ((t = local_next(w)))
 			return t;
 		if (atomic_load_explicit(&rt->gq_len, memory_order_relaxed) &&
