@@ -7,10 +7,34 @@
 #include <unistd.h>
 #include <urio/io.h>
 
+#include "fallback.h"
 #include "op.h"
+
+/* A blocking syscall's result as -errno, unless the task is cancelled:
+ * for ops the kernel lacks and for ring-less runtimes. */
+#define BLOCKING(call)                                 \
+	({                                             \
+		long b_ = urio__fb_blocking_check();   \
+		if (b_ == 0) {                         \
+			b_ = (long)(call);             \
+			b_ = b_ < 0 ? -errno : b_;     \
+		}                                      \
+		b_;                                    \
+	})
+
+static bool no_ring(void)
+{
+	return urio__no_ring(urio__cur_worker());
+}
 
 int urio_nop(void)
 {
+	if (no_ring()) {
+		int r = urio__fb_blocking_check();
+		if (r == 0)
+			urio_yield();
+		return r;
+	}
 	return URIO__OP(IORING_OP_NOP, -1, io_uring_prep_nop(sqe));
 }
 
@@ -18,10 +42,8 @@ int urio_open(const char *path, int flags, mode_t mode)
 {
 	if (!path)
 		return -EFAULT;
-	if (!urio__op_supported(IORING_OP_OPENAT)) {
-		int fd = open(path, flags, mode);
-		return fd < 0 ? -errno : fd;
-	}
+	if (no_ring() || !urio__op_supported(IORING_OP_OPENAT))
+		return (int)BLOCKING(open(path, flags, mode));
 	return URIO__OP(IORING_OP_OPENAT, -1,
 			io_uring_prep_openat(sqe, AT_FDCWD, path, flags, mode));
 }
@@ -36,6 +58,7 @@ ssize_t urio_read(int fd, void *buf, size_t len, off_t off)
 	if (!buf && len)
 		return -EFAULT;
 	len = clamp(len);
+	URIO__FALLBACK(urio__fb_rw(fd, buf, len, off, false));
 	return URIO__OP(IORING_OP_READ, fd,
 			io_uring_prep_read(sqe, fd, buf, (unsigned)len,
 					   (uint64_t)off));
@@ -46,6 +69,7 @@ ssize_t urio_write(int fd, const void *buf, size_t len, off_t off)
 	if (!buf && len)
 		return -EFAULT;
 	len = clamp(len);
+	URIO__FALLBACK(urio__fb_rw(fd, (void *)buf, len, off, true));
 	return URIO__OP(IORING_OP_WRITE, fd,
 			io_uring_prep_write(sqe, fd, buf, (unsigned)len,
 					    (uint64_t)off));
@@ -65,6 +89,7 @@ ssize_t urio_readv(int fd, const struct iovec *iov, int iovcnt, off_t off)
 	int r = check_iov(iov, iovcnt);
 	if (r < 0)
 		return r;
+	URIO__FALLBACK(urio__fb_rwv(fd, iov, iovcnt, off, false));
 	return URIO__OP(IORING_OP_READV, fd,
 			io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt,
 					    (uint64_t)off));
@@ -75,6 +100,7 @@ ssize_t urio_writev(int fd, const struct iovec *iov, int iovcnt, off_t off)
 	int r = check_iov(iov, iovcnt);
 	if (r < 0)
 		return r;
+	URIO__FALLBACK(urio__fb_rwv(fd, iov, iovcnt, off, true));
 	return URIO__OP(IORING_OP_WRITEV, fd,
 			io_uring_prep_writev(sqe, fd, iov, (unsigned)iovcnt,
 					     (uint64_t)off));
@@ -84,6 +110,8 @@ int urio_fsync(int fd, unsigned flags)
 {
 	if (flags & ~IORING_FSYNC_DATASYNC)
 		return -EINVAL;
+	if (no_ring())
+		return (int)BLOCKING(flags ? fdatasync(fd) : fsync(fd));
 	return URIO__OP(IORING_OP_FSYNC, fd,
 			io_uring_prep_fsync(sqe, fd, flags));
 }
@@ -92,8 +120,8 @@ int urio_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
-	if (!urio__op_supported(IORING_OP_CLOSE))
-		return close(fd) < 0 ? -errno : 0;
+	if (no_ring() || !urio__op_supported(IORING_OP_CLOSE))
+		return (int)BLOCKING(close(fd));
 	return URIO__OP(IORING_OP_CLOSE, fd, io_uring_prep_close(sqe, fd));
 }
 
@@ -102,8 +130,8 @@ int urio_statx(int dirfd, const char *path, int flags, unsigned mask,
 {
 	if (!path || !out)
 		return -EFAULT;
-	if (!urio__op_supported(IORING_OP_STATX))
-		return statx(dirfd, path, flags, mask, out) < 0 ? -errno : 0;
+	if (no_ring() || !urio__op_supported(IORING_OP_STATX))
+		return (int)BLOCKING(statx(dirfd, path, flags, mask, out));
 	return URIO__OP(IORING_OP_STATX, dirfd,
 			io_uring_prep_statx(sqe, dirfd, path, flags, mask,
 					    out));

@@ -5,11 +5,16 @@
 #include <unistd.h>
 #include <urio/io.h>
 
+#include "fallback.h"
 #include "op.h"
 
 int urio_socket(int domain, int type, int protocol)
 {
-	if (!urio__op_supported(IORING_OP_SOCKET)) { /* before 5.19 */
+	if (urio__no_ring(urio__cur_worker()) ||
+	    !urio__op_supported(IORING_OP_SOCKET)) { /* before 5.19 */
+		int r = urio__fb_blocking_check();
+		if (r < 0)
+			return r;
 		int fd = socket(domain, type, protocol);
 		return fd < 0 ? -errno : fd;
 	}
@@ -21,6 +26,7 @@ int urio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
 	if (addr && !addrlen)
 		return -EFAULT;
+	URIO__FALLBACK(urio__fb_accept(fd, addr, addrlen, flags));
 	return URIO__OP(IORING_OP_ACCEPT, fd,
 			io_uring_prep_accept(sqe, fd, addr, addrlen, flags));
 }
@@ -29,6 +35,7 @@ int urio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
 	if (!addr)
 		return -EFAULT;
+	URIO__FALLBACK(urio__fb_connect(fd, addr, addrlen));
 	return URIO__OP(IORING_OP_CONNECT, fd,
 			io_uring_prep_connect(sqe, fd, addr, addrlen));
 }
@@ -39,6 +46,7 @@ ssize_t urio_recv(int fd, void *buf, size_t len, int flags)
 		return -EFAULT;
 	if (len > URIO__MAX_RW)
 		len = URIO__MAX_RW;
+	URIO__FALLBACK(urio__fb_sr(fd, buf, len, flags, false));
 	return URIO__OP(IORING_OP_RECV, fd,
 			io_uring_prep_recv(sqe, fd, buf, len, flags));
 }
@@ -49,6 +57,7 @@ ssize_t urio_send(int fd, const void *buf, size_t len, int flags)
 		return -EFAULT;
 	if (len > URIO__MAX_RW)
 		len = URIO__MAX_RW;
+	URIO__FALLBACK(urio__fb_sr(fd, (void *)buf, len, flags, true));
 	return URIO__OP(IORING_OP_SEND, fd,
 			io_uring_prep_send(sqe, fd, buf, len, flags));
 }
@@ -57,6 +66,7 @@ int urio_poll(int fd, short events)
 {
 	if (fd < 0)
 		return -EBADF;
+	URIO__FALLBACK(urio__fb_poll(fd, events));
 	return URIO__OP(IORING_OP_POLL_ADD, fd,
 			io_uring_prep_poll_add(sqe, fd, (unsigned)events));
 }

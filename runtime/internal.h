@@ -3,6 +3,7 @@
 #define URIO_INTERNAL_H
 
 #include <liburing.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -67,6 +68,7 @@ struct urio__wait {
 	/* introspection */
 	const char *what;
 	int fd;
+	short events; /* poll backend: what the fd must become ready for */
 };
 
 /* --- tasks (task.c) ----------------------------------------------------- */
@@ -204,6 +206,10 @@ struct urio__worker {
 	struct urio__stack *free_stacks;
 	unsigned nfree_stacks;
 
+	struct pollfd *pollfds;    /* poll backend: [0] is the wake eventfd */
+	struct urio__wait **pollv; /* ops waiting for readiness */
+	size_t npoll, poll_cap;
+
 	pthread_mutex_t reg_mu; /* live-task registry shard */
 	urio_task *reg_head;
 
@@ -227,6 +233,7 @@ struct urio_rt {
 	struct urio__worker *workers;
 	unsigned ring_flags;
 	bool msg_ring;
+	bool no_ring; /* io_uring missing or refused: poll backend */
 
 	pthread_mutex_t gq_mu; /* global injection queue */
 	urio_task *gq_head, *gq_tail;
@@ -280,6 +287,26 @@ void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);
 /* --- introspection (introspect.c): runtimes register for urio-ps ----- */
 void urio__introspect_rt_add(urio_rt *rt);
 void urio__introspect_rt_del(urio_rt *rt);
+
+/* --- the I/O backend of a worker (backend.c): its io_uring (ring.c) or,
+ * where io_uring is missing, poll(2) (poll_backend.c) ------------------ */
+int urio__io_init(struct urio__worker *w);
+void urio__io_fini(struct urio__worker *w);
+void urio__io_poll(struct urio__worker *w, bool busy);
+void urio__io_wait(struct urio__worker *w);
+/* Cancels op (owned by w): a timer, a ring op or a readiness wait. */
+void urio__io_cancel(struct urio__worker *w, struct urio__wait *op);
+int urio__pb_init(struct urio__worker *w);
+void urio__pb_fini(struct urio__worker *w);
+int urio__pb_add(struct urio__worker *w, struct urio__wait *op);
+void urio__pb_poll(struct urio__worker *w, bool busy);
+void urio__pb_wait(struct urio__worker *w);
+void urio__pb_cancel(struct urio__worker *w, struct urio__wait *op);
+/* True when the calling task's runtime has no ring (io/ falls back). */
+static inline bool urio__no_ring(struct urio__worker *w)
+{
+	return w && w->rt->no_ring;
+}
 
 /* --- kernel features (probe.c) ---------------------------------------- */
 struct urio__features {

@@ -153,14 +153,6 @@ void urio__ring_wait(struct urio__worker *w)
 
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op)
 {
-	if (op->kind == URIO__WAIT_TIMER) {
-		if (op->heap_idx != SIZE_MAX) {
-			urio__timer_del(w, op);
-			op->res = -ECANCELED;
-			urio__ready(op->task, false);
-		}
-		return;
-	}
 	struct io_uring_sqe *sqe = urio__sqe(w);
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
 	io_uring_sqe_set_data64(sqe, URIO__UD_IGNORE);

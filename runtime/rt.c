@@ -25,6 +25,13 @@ static unsigned cpus_in_mask(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+/* URIO_BACKEND=poll forces the fallback (tests run every suite on it). */
+static bool forced_poll(void)
+{
+	const char *b = getenv("URIO_BACKEND");
+	return b && strcmp(b, "poll") == 0;
+}
+
 static int apply_defaults(urio_config *c)
 {
 	if (!c->workers)
@@ -94,18 +101,24 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		return NULL;
 	}
 	urio__probe();
-	if (!urio__feat.probed) {
-		fprintf(stderr, "urio: io_uring is unavailable (disabled by "
-				"sysctl or seccomp, or kernel too old)\n");
-		errno = ENOSYS;
-		return NULL;
+	bool no_ring = (c.flags & URIO_CFG_NO_RING) || forced_poll();
+	if (!no_ring && !urio__feat.probed) {
+		static bool said;
+		if (!said)
+			fprintf(stderr, "urio: io_uring is unavailable (disabled "
+					"by sysctl or seccomp, or kernel too old): "
+					"using poll(2) and blocking file I/O\n");
+		said = true;
+		no_ring = true;
 	}
 	urio_rt *rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return NULL;
 	rt->cfg = c;
 	rt->nworkers = c.workers;
-	rt->msg_ring = urio__feat.msg_ring && !(c.flags & URIO_CFG_EVENTFD_WAKE);
+	rt->no_ring = no_ring;
+	rt->msg_ring = urio__feat.msg_ring && !no_ring &&
+		       !(c.flags & URIO_CFG_EVENTFD_WAKE);
 	pthread_mutex_init(&rt->gq_mu, NULL);
 	pthread_mutex_init(&rt->start_mu, NULL);
 	pthread_cond_init(&rt->start_cv, NULL);
@@ -263,5 +276,6 @@ void urio_rt_stats(urio_rt *rt, urio_stats *out)
 	out->workers = rt->nworkers;
 	out->ring_flags = rt->ring_flags;
 	out->msg_ring_wake = rt->msg_ring;
+	out->backend = rt->no_ring ? "poll" : "io_uring";
 	out->guard_madvise = urio__stack_guard_madvise();
 }

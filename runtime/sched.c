@@ -152,7 +152,7 @@ static void drain_msgs(struct urio__worker *w)
 		urio__task_lock(t);
 		struct urio__wait *wt = t->wait;
 		if (wt && wt->owner == w && wt->cancel)
-			urio__ring_cancel(w, wt);
+			urio__io_cancel(w, wt);
 		urio__task_unlock(t);
 		urio__task_unref(t);
 		free(m);
@@ -165,7 +165,7 @@ static void poll_all(struct urio__worker *w, bool busy)
 	if (atomic_load_explicit(&w->msgs, memory_order_relaxed))
 		drain_msgs(w);
 	urio__timers_run(w);
-	urio__ring_poll(w, busy);
+	urio__io_poll(w, busy);
 }
 
 /* Is there anything a parking worker must not sleep through? */
@@ -212,7 +212,7 @@ static void park(struct urio__worker *w)
 	atomic_fetch_add(&rt->nidle, 1);
 	if (!work_visible(w)) {
 		URIO__STAT(w, parks, 1);
-		urio__ring_wait(w);
+		urio__io_wait(w);
 	}
 	unpark(w);
 }

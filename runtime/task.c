@@ -163,7 +163,7 @@ static void cancel_owned(struct urio__wait *w)
 {
 	struct urio__worker *me = urio__cur_worker();
 	if (me == w->owner) {
-		urio__ring_cancel(me, w);
+		urio__io_cancel(me, w);
 		return;
 	}
 	struct urio__msg *m = malloc(sizeof(*m));

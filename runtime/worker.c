@@ -117,17 +117,13 @@ static int thread_setup(struct urio__worker *w)
 #ifdef URIO__TSAN
 	w->tsan_fiber = __tsan_get_current_fiber();
 #endif
-	int r = urio__ring_init(w);
-	if (r < 0)
-		return r;
-	return urio__wake_eventfd_init(w);
+	return urio__io_init(w);
 }
 
 static void thread_teardown(struct urio__worker *w)
 {
 	/* the eventfd is closed by free_rt once no thread can write to it */
-	if (w->ring.ring_fd >= 0)
-		io_uring_queue_exit(&w->ring);
+	urio__io_fini(w);
 	urio__stack_pool_free(w);
 	urio__timers_drop(w);
 	free(w->heap);

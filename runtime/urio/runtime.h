@@ -35,6 +35,9 @@ typedef struct urio_config {
 #define URIO_CFG_PLAIN_RING (1u << 0)
 /* Wake idle workers through an eventfd even when MSG_RING is available. */
 #define URIO_CFG_EVENTFD_WAKE (1u << 1)
+/* Do not use io_uring: poll(2) for sockets and pipes, blocking calls for
+ * files. Chosen by itself when io_uring is missing; also URIO_BACKEND=poll. */
+#define URIO_CFG_NO_RING (1u << 3)
 
 /* Runs main(arg) as a task on a new runtime and returns when it returns.
  * Tasks still alive then are cancelled and waited for. *result (may be NULL)
@@ -97,6 +100,7 @@ typedef struct urio_stats {
 	unsigned ring_flags; /* IORING_SETUP_* flags the rings were made with */
 	bool msg_ring_wake;  /* cross-worker wake uses IORING_OP_MSG_RING */
 	bool guard_madvise;  /* stack guards use MADV_GUARD_INSTALL */
+	const char *backend; /* "io_uring" or "poll" */
 } urio_stats;
 URIO_API void urio_rt_stats(urio_rt *rt, urio_stats *out);
 /* Prints the kernel features urio probed and the choices it made. */
