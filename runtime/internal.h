@@ -29,6 +29,25 @@
 
 struct urio__worker;
 
+/* A test-and-set spinlock for short critical sections that are mostly
+ * uncontended; under contention it spins instead of sleeping in a futex,
+ * which costs two syscalls on this kind of machine. */
+typedef struct {
+	atomic_flag f;
+} urio__spin;
+
+static inline void urio__spin_lock(urio__spin *l)
+{
+	/* acquire pairs with the release in urio__spin_unlock */
+	while (atomic_flag_test_and_set_explicit(&l->f, memory_order_acquire))
+		__builtin_ia32_pause();
+}
+
+static inline void urio__spin_unlock(urio__spin *l)
+{
+	atomic_flag_clear_explicit(&l->f, memory_order_release);
+}
+
 /* --- stacks (stack.c) --------------------------------------------------- */
 struct urio__stack {
 	struct urio__stack *next; /* pool link */
@@ -210,7 +229,7 @@ struct urio__worker {
 	struct urio__wait **pollv; /* ops waiting for readiness */
 	size_t npoll, poll_cap;
 
-	pthread_mutex_t reg_mu; /* live-task registry shard */
+	urio__spin reg_lock; /* live-task registry shard */
 	urio_task *reg_head;
 
 	void *tsan_fiber;

@@ -80,11 +80,9 @@ static void stop_workers(urio_rt *rt, unsigned n)
 
 static void free_rt(urio_rt *rt)
 {
-	for (unsigned i = 0; rt->workers && i < rt->nworkers; i++) {
+	for (unsigned i = 0; rt->workers && i < rt->nworkers; i++)
 		if (rt->workers[i].efd >= 0)
 			close(rt->workers[i].efd);
-		pthread_mutex_destroy(&rt->workers[i].reg_mu);
-	}
 	free(rt->workers);
 	pthread_mutex_destroy(&rt->gq_mu);
 	pthread_mutex_destroy(&rt->start_mu);
@@ -136,7 +134,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		w->efd = -1;
 		w->ring.ring_fd = -1;
 		w->rng = 0x9e3779b9u * (i + 1);
-		pthread_mutex_init(&w->reg_mu, NULL);
+		atomic_flag_clear(&w->reg_lock.f);
 	}
 	urio__stack_overflow_handler_install();
 
@@ -196,10 +194,10 @@ static void cancel_all(urio_rt *rt)
 {
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *w = &rt->workers[i];
-		pthread_mutex_lock(&w->reg_mu);
+		urio__spin_lock(&w->reg_lock);
 		for (urio_task *t = w->reg_head; t; t = t->all_next)
 			urio_cancel(t);
-		pthread_mutex_unlock(&w->reg_mu);
+		urio__spin_unlock(&w->reg_lock);
 	}
 }
 
@@ -209,11 +207,11 @@ static void report_stuck(urio_rt *rt)
 		(unsigned long long)atomic_load(&rt->live));
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *w = &rt->workers[i];
-		pthread_mutex_lock(&w->reg_mu);
+		urio__spin_lock(&w->reg_lock);
 		for (urio_task *t = w->reg_head; t; t = t->all_next)
 			fprintf(stderr, "  task %llu '%s'\n",
 				(unsigned long long)t->id, t->name);
-		pthread_mutex_unlock(&w->reg_mu);
+		urio__spin_unlock(&w->reg_lock);
 	}
 }
 

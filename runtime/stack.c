@@ -32,13 +32,14 @@
 
 #define POOL_MAX 1024   /* per worker */
 #define COLD_MAX 16384  /* process-wide */
+#define BATCH 32        /* stacks moved per cold-list visit */
 #define GUARD_SIZE (16u << 10)
 
 static _Atomic int guard_mode; /* 0 unknown, 1 madvise, 2 mprotect */
 static _Atomic long mprotect_stacks;
 static long map_limit;
 
-static pthread_mutex_t cold_mu = PTHREAD_MUTEX_INITIALIZER;
+static urio__spin cold_lock;
 static struct urio__stack *cold;
 static unsigned ncold, runtimes;
 
@@ -150,61 +151,110 @@ static struct urio__stack *take(struct urio__stack **list, size_t size)
 	return NULL;
 }
 
+/* Refills w's pool from the cold list with up to BATCH stacks of about
+ * size bytes: one lock per batch, since stacks drift from the workers that
+ * finish tasks to the ones that spawn them. */
+static void refill(struct urio__worker *w, size_t size)
+{
+	urio__spin_lock(&cold_lock);
+	for (int i = 0; i < BATCH; i++) {
+		struct urio__stack *s = take(&cold, size);
+		if (!s)
+			break;
+		ncold--;
+		s->next = w->free_stacks;
+		w->free_stacks = s;
+		w->nfree_stacks++;
+	}
+	urio__spin_unlock(&cold_lock);
+}
+
 struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size)
 {
-	struct urio__stack *s = w ? take(&w->free_stacks, size) : NULL;
-	if (s) {
-		w->nfree_stacks--;
-		return s;
+	struct urio__stack *s = NULL;
+	if (w) {
+		s = take(&w->free_stacks, size);
+		if (!s) {
+			refill(w, size);
+			s = take(&w->free_stacks, size);
+		}
+		if (s)
+			w->nfree_stacks--;
+	} else {
+		urio__spin_lock(&cold_lock);
+		s = take(&cold, size);
+		ncold -= s != NULL;
+		urio__spin_unlock(&cold_lock);
 	}
-	pthread_mutex_lock(&cold_mu);
-	s = take(&cold, size);
-	ncold -= s != NULL;
-	pthread_mutex_unlock(&cold_mu);
 	return s ? s : stack_map(size);
+}
+
+/* Moves a list of stacks to the cold list; unmaps what does not fit. */
+static void to_cold(struct urio__stack *list)
+{
+	struct urio__stack *spill = NULL;
+	urio__spin_lock(&cold_lock);
+	while (list) {
+		struct urio__stack *s = list;
+		list = s->next;
+		if (ncold < COLD_MAX) {
+			s->next = cold;
+			cold = s;
+			ncold++;
+		} else {
+			s->next = spill;
+			spill = s;
+		}
+	}
+	urio__spin_unlock(&cold_lock);
+	while (spill) {
+		struct urio__stack *s = spill;
+		spill = s->next;
+		stack_unmap(s);
+	}
 }
 
 void urio__stack_put(struct urio__worker *w, struct urio__stack *s)
 {
-	if (w && w->nfree_stacks < POOL_MAX) {
-		s->next = w->free_stacks;
-		w->free_stacks = s;
-		w->nfree_stacks++;
+	if (!w) {
+		s->next = NULL;
+		to_cold(s);
 		return;
 	}
-	pthread_mutex_lock(&cold_mu);
-	bool keep = ncold < COLD_MAX;
-	if (keep) {
-		s->next = cold;
-		cold = s;
-		ncold++;
+	s->next = w->free_stacks;
+	w->free_stacks = s;
+	if (++w->nfree_stacks < POOL_MAX)
+		return;
+	/* full: hand a batch to the cold list for the spawning workers */
+	struct urio__stack *batch = NULL;
+	for (int i = 0; i < BATCH && w->free_stacks; i++) {
+		struct urio__stack *b = w->free_stacks;
+		w->free_stacks = b->next;
+		w->nfree_stacks--;
+		b->next = batch;
+		batch = b;
 	}
-	pthread_mutex_unlock(&cold_mu);
-	if (!keep)
-		stack_unmap(s);
+	to_cold(batch);
 }
 
 void urio__stack_pool_free(struct urio__worker *w)
 {
-	while (w->free_stacks) {
-		struct urio__stack *s = w->free_stacks;
-		w->free_stacks = s->next;
-		w->nfree_stacks--;
-		urio__stack_put(NULL, s);
-	}
+	to_cold(w->free_stacks);
+	w->free_stacks = NULL;
+	w->nfree_stacks = 0;
 }
 
 void urio__stacks_runtime(int delta)
 {
 	struct urio__stack *list = NULL;
-	pthread_mutex_lock(&cold_mu);
+	urio__spin_lock(&cold_lock);
 	runtimes += (unsigned)delta;
 	if (runtimes == 0) {
 		list = cold;
 		cold = NULL;
 		ncold = 0;
 	}
-	pthread_mutex_unlock(&cold_mu);
+	urio__spin_unlock(&cold_lock);
 	while (list) {
 		struct urio__stack *s = list;
 		list = s->next;

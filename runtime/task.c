@@ -34,26 +34,26 @@ static void registry_add(urio_rt *rt, urio_task *t, unsigned shard)
 {
 	struct urio__worker *w = &rt->workers[shard];
 	t->reg = shard;
-	pthread_mutex_lock(&w->reg_mu);
+	urio__spin_lock(&w->reg_lock);
 	t->all_prev = NULL;
 	t->all_next = w->reg_head;
 	if (w->reg_head)
 		w->reg_head->all_prev = t;
 	w->reg_head = t;
-	pthread_mutex_unlock(&w->reg_mu);
+	urio__spin_unlock(&w->reg_lock);
 }
 
 static void registry_del(urio_task *t)
 {
 	struct urio__worker *w = &t->rt->workers[t->reg];
-	pthread_mutex_lock(&w->reg_mu);
+	urio__spin_lock(&w->reg_lock);
 	if (t->all_prev)
 		t->all_prev->all_next = t->all_next;
 	else
 		w->reg_head = t->all_next;
 	if (t->all_next)
 		t->all_next->all_prev = t->all_prev;
-	pthread_mutex_unlock(&w->reg_mu);
+	urio__spin_unlock(&w->reg_lock);
 }
 
 urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
