@@ -203,7 +203,8 @@ int urio_group_wait(urio_group *g)
 	g->head = g->tail = NULL;
 	if (g->first_err)
 		return g->first_err;
-	return cancelled ? -ECANCELED : 0;
+	/* cancelled while parked: the group was cancelled through wait_cancel */
+	return cancelled || urio_cancelled() ? -ECANCELED : 0;
 }
 
 unsigned urio_group_errors(const urio_group *g, int *errs, unsigned max)

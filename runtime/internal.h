@@ -18,6 +18,7 @@
 #define URIO__GLOBAL_EVERY 61  /* ticks between global-queue checks */
 #define URIO__POLL_EVERY 31    /* ticks between ring polls while busy */
 #define URIO__BATCH 32         /* SQEs worth a syscall while busy */
+#define URIO__SPIN_ROUNDS 64   /* steal attempts before parking */
 #define URIO__NAME_MAX 32
 
 /* user_data tags that are not wait records (records are 8-aligned). */
@@ -103,7 +104,7 @@ struct urio_task {
 	urio_task *next;               /* global queue link */
 	urio_task *all_prev, *all_next; /* live-task registry */
 	unsigned reg;                  /* registry shard (worker index) */
-	_Atomic int refs;              /* handle + running body + messages */
+	_Atomic int refs;              /* handle, body, registry, messages */
 	_Atomic int jstate;            /* URIO__J_* */
 	urio_task *joiner;
 	_Atomic bool cancelled;
@@ -154,6 +155,15 @@ static inline void urio__task_unlock(urio_task *t)
 	atomic_flag_clear_explicit(&t->lock, memory_order_release);
 }
 void urio__task_unref(urio_task *t);
+/* Tasks spawned and not yet finished. No shared counter is touched per
+ * task (two CPUs bouncing one cache line per spawn and per finish cost
+ * more than the tasks): workers count spawns and finishes separately and
+ * this sums them, finishes first, so a task alive throughout is counted. */
+uint64_t urio__live_tasks(urio_rt *rt);
+/* Unlinks the tasks other workers finished from w's registry shard. */
+void urio__registry_reap(struct urio__worker *w);
+/* Hands w's batched finished tasks of other shards to their owners. */
+void urio__registry_flush(struct urio__worker *w);
 void urio__task_finish(struct urio__worker *w, urio_task *t);
 urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 			  void *arg, size_t stack_size);
@@ -182,15 +192,17 @@ struct urio__msg {
 };
 
 /* A counter only its worker writes: a plain load and store (no locked
- * instruction), atomic only so readers on other threads see whole values. */
+ * instruction), atomic so readers on other threads see whole values. The
+ * release store pairs with the acquire loads of urio__live_tasks. */
 #define URIO__STAT(w, f, n)                                                   \
 	atomic_store_explicit(                                                \
 		&(w)->st.f,                                                   \
 		atomic_load_explicit(&(w)->st.f, memory_order_relaxed) + (n), \
-		memory_order_relaxed)
+		memory_order_release)
 
 /* --- workers (worker.c, sched.c) --------------------------------------- */
 struct urio__worker {
+	/* --- private to the worker's thread --- */
 	urio_rt *rt;
 	unsigned index;
 	pthread_t thread;
@@ -207,16 +219,11 @@ struct urio__worker {
 	struct io_uring ring;
 	unsigned inflight;  /* ops submitted or prepared, not yet reaped */
 	bool sq_waited;     /* SQEs were left pending by the last busy poll */
-	struct urio__runq runq;
-	_Atomic(urio_task *) runnext;
 	unsigned lifo_streak;
 	uint64_t tick;
 	uint32_t rng;
 	bool spinning;
-
-	_Atomic(struct urio__msg *) msgs; /* MPSC: Treiber push, owner takes all */
-	_Atomic int parked;               /* 1 while parked and not yet claimed */
-	int efd;                          /* eventfd wake fallback */
+	int efd;            /* eventfd wake fallback */
 	uint64_t efd_buf;
 
 	struct urio__wait **heap; /* timer min-heap on when */
@@ -229,8 +236,10 @@ struct urio__worker {
 	struct urio__wait **pollv; /* ops waiting for readiness */
 	size_t npoll, poll_cap;
 
-	urio__spin reg_lock; /* live-task registry shard */
-	urio_task *reg_head;
+	uint64_t id_next, id_end; /* a block of task ids taken at once */
+	/* finished tasks of other registry shards, batched per shard */
+	urio_task **gone;
+	unsigned *ngone;
 
 	void *tsan_fiber;
 	void *asan_fake;
@@ -238,9 +247,22 @@ struct urio__worker {
 	size_t stack_size;
 	void *altstack;
 
+	/* --- shared: each group on its own cache line, so a thief, a waker
+	 * and a registry user do not bounce the owner's private lines --- */
+	_Alignas(64) struct urio__runq runq;
+	_Alignas(64) _Atomic(urio_task *) runnext;
+	_Atomic(struct urio__msg *) msgs; /* MPSC: Treiber push, owner takes all */
+	_Atomic int parked;               /* 1 while parked and not yet claimed */
+
+	_Alignas(64) urio__spin reg_lock; /* live-task registry shard */
+	urio_task *reg_head;
+	/* tasks of this shard that finished on other workers, to unlink;
+	 * apart from reg_lock, which the owner takes on every spawn */
+	_Alignas(64) _Atomic(urio_task *) graveyard;
+
 	/* Written by this worker only (wakes: by any sender, atomically);
 	 * read by urio_rt_stats from other threads, hence atomics. */
-	struct {
+	_Alignas(64) struct {
 		_Atomic uint64_t spawned, finished, steals, stolen, parks, wakes;
 		_Atomic uint64_t submits, ops, overflow_flushes;
 	} st;
@@ -259,7 +281,7 @@ struct urio_rt {
 	_Atomic uint32_t gq_len;
 
 	_Atomic unsigned nidle, nspinning;
-	_Atomic uint64_t live;   /* tasks not yet finished */
+	_Atomic uint64_t foreign_spawned; /* tasks spawned outside workers */
 	_Atomic bool shutdown;
 	pthread_mutex_t start_mu;
 	pthread_cond_t start_cv;

@@ -80,9 +80,13 @@ static void stop_workers(urio_rt *rt, unsigned n)
 
 static void free_rt(urio_rt *rt)
 {
-	for (unsigned i = 0; rt->workers && i < rt->nworkers; i++)
-		if (rt->workers[i].efd >= 0)
-			close(rt->workers[i].efd);
+	for (unsigned i = 0; rt->workers && i < rt->nworkers; i++) {
+		struct urio__worker *w = &rt->workers[i];
+		if (w->rt && w->efd >= 0) /* w->rt: initialised */
+			close(w->efd);
+		free(w->gone);
+		free(w->ngone);
+	}
 	free(rt->workers);
 	pthread_mutex_destroy(&rt->gq_mu);
 	pthread_mutex_destroy(&rt->start_mu);
@@ -135,6 +139,13 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		w->ring.ring_fd = -1;
 		w->rng = 0x9e3779b9u * (i + 1);
 		atomic_flag_clear(&w->reg_lock.f);
+		w->gone = calloc(c.workers, sizeof(*w->gone));
+		w->ngone = calloc(c.workers, sizeof(*w->ngone));
+		if (!w->gone || !w->ngone) {
+			free_rt(rt);
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
 	urio__stack_overflow_handler_install();
 
@@ -204,13 +215,14 @@ static void cancel_all(urio_rt *rt)
 static void report_stuck(urio_rt *rt)
 {
 	fprintf(stderr, "urio: %llu task(s) still running after cancel:\n",
-		(unsigned long long)atomic_load(&rt->live));
+		(unsigned long long)urio__live_tasks(rt));
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *w = &rt->workers[i];
 		urio__spin_lock(&w->reg_lock);
 		for (urio_task *t = w->reg_head; t; t = t->all_next)
-			fprintf(stderr, "  task %llu '%s'\n",
-				(unsigned long long)t->id, t->name);
+			if (!urio_task_done(t))
+				fprintf(stderr, "  task %llu '%s'\n",
+					(unsigned long long)t->id, t->name);
 		urio__spin_unlock(&w->reg_lock);
 	}
 }
@@ -223,7 +235,7 @@ void urio_rt_free(urio_rt *rt)
 	cancel_all(rt);
 	/* Tasks spawned while we cancelled are cancelled on the next round;
 	 * a task stuck in a blocking syscall is reported, not abandoned. */
-	for (unsigned ms = 0; atomic_load(&rt->live); ms++) {
+	for (unsigned ms = 0; urio__live_tasks(rt); ms++) {
 		usleep(1000);
 		if (ms % 100 == 99)
 			cancel_all(rt);
@@ -231,6 +243,9 @@ void urio_rt_free(urio_rt *rt)
 			report_stuck(rt);
 	}
 	stop_workers(rt, rt->nworkers);
+	/* the workers handed over their batches as they exited */
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		urio__registry_reap(&rt->workers[i]);
 	free_rt(rt);
 	urio__stacks_runtime(-1);
 }
@@ -270,7 +285,8 @@ void urio_rt_stats(urio_rt *rt, urio_stats *out)
 		out->ops += atomic_load(&w->st.ops);
 		out->cq_overflow_flushes += atomic_load(&w->st.overflow_flushes);
 	}
-	out->live_tasks = atomic_load(&rt->live);
+	out->spawned += atomic_load(&rt->foreign_spawned);
+	out->live_tasks = urio__live_tasks(rt);
 	out->workers = rt->nworkers;
 	out->ring_flags = rt->ring_flags;
 	out->msg_ring_wake = rt->msg_ring;

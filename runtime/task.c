@@ -20,6 +20,39 @@
 
 static _Atomic uint64_t next_id = 1;
 
+#define ID_BLOCK 1024
+
+/* Ids are unique per process; workers take them in blocks so spawning
+ * does not bounce one counter between CPUs. */
+static uint64_t new_id(struct urio__worker *w)
+{
+	if (!w)
+		return atomic_fetch_add_explicit(&next_id, 1,
+						 memory_order_relaxed);
+	if (w->id_next == w->id_end) {
+		w->id_next = atomic_fetch_add_explicit(&next_id, ID_BLOCK,
+						       memory_order_relaxed);
+		w->id_end = w->id_next + ID_BLOCK;
+	}
+	return w->id_next++;
+}
+
+uint64_t urio__live_tasks(urio_rt *rt)
+{
+	uint64_t fin = 0, spawned = 0;
+	/* acquire pairs with URIO__STAT's release: a finish seen here makes
+	 * its spawn visible below */
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		fin += atomic_load_explicit(&rt->workers[i].st.finished,
+					    memory_order_acquire);
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		spawned += atomic_load_explicit(&rt->workers[i].st.spawned,
+						memory_order_acquire);
+	spawned += atomic_load_explicit(&rt->foreign_spawned,
+					memory_order_acquire);
+	return spawned - fin;
+}
+
 static void futex_wait(_Atomic int *addr, int val)
 {
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -43,17 +76,81 @@ static void registry_add(urio_rt *rt, urio_task *t, unsigned shard)
 	urio__spin_unlock(&w->reg_lock);
 }
 
-static void registry_del(urio_task *t)
+static void unlink_locked(struct urio__worker *w, urio_task *t)
 {
-	struct urio__worker *w = &t->rt->workers[t->reg];
-	urio__spin_lock(&w->reg_lock);
 	if (t->all_prev)
 		t->all_prev->all_next = t->all_next;
 	else
 		w->reg_head = t->all_next;
 	if (t->all_next)
 		t->all_next->all_prev = t->all_prev;
+}
+
+#define GONE_BATCH 32
+
+/* Pushes the batched tasks of shard s onto its owner's graveyard. */
+static void gone_push(struct urio__worker *w, unsigned s)
+{
+	urio_task *first = w->gone[s], *last = first;
+	if (!first)
+		return;
+	while (last->next)
+		last = last->next;
+	struct urio__worker *o = &w->rt->workers[s];
+	urio_task *head = atomic_load_explicit(&o->graveyard,
+					       memory_order_relaxed);
+	do
+		last->next = head;
+	/* release pairs with the acquire exchange in urio__registry_reap */
+	while (!atomic_compare_exchange_weak_explicit(&o->graveyard, &head,
+						      first,
+						      memory_order_release,
+						      memory_order_relaxed));
+	w->gone[s] = NULL;
+	w->ngone[s] = 0;
+}
+
+/* A finished task leaves the registry. Unlinking it from another worker's
+ * shard would bounce that shard's lock between CPUs once per task (most of
+ * the cost of a fan-out on two workers), so such tasks are batched and
+ * handed to the shard's owner, which unlinks them in its next scheduler
+ * pass. Until then the registry's reference keeps them alive, marked done. */
+static void registry_del(struct urio__worker *w, urio_task *t)
+{
+	if (t->reg == w->index) {
+		urio__spin_lock(&w->reg_lock);
+		unlink_locked(w, t);
+		urio__spin_unlock(&w->reg_lock);
+		urio__task_unref(t);
+		return;
+	}
+	t->next = w->gone[t->reg];
+	w->gone[t->reg] = t;
+	if (++w->ngone[t->reg] >= GONE_BATCH)
+		gone_push(w, t->reg);
+}
+
+void urio__registry_flush(struct urio__worker *w)
+{
+	for (unsigned s = 0; s < w->rt->nworkers; s++)
+		gone_push(w, s);
+}
+
+void urio__registry_reap(struct urio__worker *w)
+{
+	if (!atomic_load_explicit(&w->graveyard, memory_order_relaxed))
+		return;
+	urio_task *t = atomic_exchange_explicit(&w->graveyard, NULL,
+						memory_order_acquire);
+	urio__spin_lock(&w->reg_lock);
+	for (urio_task *x = t; x; x = x->next)
+		unlink_locked(w, x);
 	urio__spin_unlock(&w->reg_lock);
+	while (t) {
+		urio_task *next = t->next;
+		urio__task_unref(t);
+		t = next;
+	}
 }
 
 urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
@@ -79,17 +176,19 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 	t->fn = fn;
 	t->arg = arg;
 	t->rt = rt;
-	atomic_init(&t->refs, 2); /* the handle and the running body */
+	atomic_init(&t->refs, 3); /* the handle, the body, the registry */
 	atomic_init(&t->jstate, URIO__J_RUNNING);
 	atomic_flag_clear(&t->lock);
-	t->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+	t->id = new_id(w);
 #ifdef URIO__TSAN
 	t->tsan_fiber = __tsan_create_fiber(0);
 #endif
-	atomic_fetch_add(&rt->live, 1);
 	registry_add(rt, t, w ? w->index : 0);
 	if (w)
 		URIO__STAT(w, spawned, 1);
+	else
+		atomic_fetch_add_explicit(&rt->foreign_spawned, 1,
+					  memory_order_release);
 	return t;
 }
 
@@ -119,9 +218,7 @@ void urio__task_finish(struct urio__worker *w, urio_task *t)
 #ifdef URIO__TSAN
 	__tsan_destroy_fiber(t->tsan_fiber);
 #endif
-	registry_del(t);
-	URIO__STAT(w, finished, 1);
-	atomic_fetch_sub(&t->rt->live, 1); /* before the joiner can look */
+	URIO__STAT(w, finished, 1); /* before the joiner can look */
 	if (t->group)
 		urio__group_child_done(t);
 	/* acq_rel: publishes result to the joiner; pairs with its CAS/load */
@@ -130,6 +227,7 @@ void urio__task_finish(struct urio__worker *w, urio_task *t)
 		urio__ready(t->joiner, true);
 	else if (old == URIO__J_FOREIGN)
 		futex_wake(&t->jstate);
+	registry_del(w, t);
 	urio__task_unref(t);
 }
 

@@ -122,6 +122,7 @@ static int thread_setup(struct urio__worker *w)
 
 static void thread_teardown(struct urio__worker *w)
 {
+	urio__registry_flush(w);
 	/* the eventfd is closed by free_rt once no thread can write to it */
 	urio__io_fini(w);
 	urio__stack_pool_free(w);
