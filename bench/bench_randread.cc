@@ -124,7 +124,7 @@ intptr_t randread(void *arg)
 
 void BM_randread_warm_urio(benchmark::State &state)
 {
-	Cfg c{0, 256};
+	Cfg c{0, 1024};
 	warm_cache();
 	run_in_urio(state, 0, randread, &c);
 }
@@ -132,7 +132,7 @@ BENCHMARK(BM_randread_warm_urio)->UseRealTime()->MinTime(2);
 
 void BM_randread_direct_urio(benchmark::State &state)
 {
-	Cfg c{O_DIRECT, 32};
+	Cfg c{O_DIRECT, 512}; // long runs: little tail where fewer than 32 wait
 	run_in_urio(state, 0, randread, &c);
 }
 BENCHMARK(BM_randread_direct_urio)->UseRealTime()->MinTime(3);
