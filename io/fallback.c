@@ -20,9 +20,7 @@ int urio__fb_poll(int fd, short events)
 		return r;
 	r = urio__pb_add(w.owner, &w);
 	if (r < 0) {
-		urio__task_lock(w.task);
-		w.task->wait = NULL;
-		urio__task_unlock(w.task);
+		urio__wait_abort(&w);
 		return r;
 	}
 	return urio__wait_end(&w, NULL, NULL);

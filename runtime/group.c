@@ -99,7 +99,6 @@ urio_task *urio_group_spawn(urio_group *g, urio_fn fn, void *arg)
 	if (!g->owner)
 		adopt(g, me);
 	t->group = g;
-	t->parent_id = me->id;
 	glock(g);
 	t->gindex = g->spawned++;
 	g->running++;
@@ -170,9 +169,7 @@ static int wait_child(urio_group *g, bool *cancelled)
 		urio__wait_end(&w, gunlock_cb, g);
 	} else {
 		gunlock(g);
-		urio__task_lock(w.task);
-		w.task->wait = NULL;
-		urio__task_unlock(w.task);
+		urio__wait_abort(&w);
 	}
 	return 0;
 }

@@ -85,7 +85,7 @@ struct urio__wait {
 	void (*fire)(struct urio__wait *w);
 	uint64_t when;
 	size_t heap_idx; /* SIZE_MAX when not in the heap */
-	/* introspection */
+	/* introspection: set before urio__wait_begin publishes the record */
 	const char *what;
 	int fd;
 	short events; /* poll backend: what the fd must become ready for */
@@ -207,7 +207,7 @@ struct urio__worker {
 	unsigned index;
 	pthread_t thread;
 	void *sched_sp;
-	urio_task *cur;
+	_Atomic(urio_task *) cur; /* stored relaxed; introspect.c reads it */
 	/* What runs right after a task switched out, on whatever context
 	 * comes next (the scheduler or, with a direct switch, the next task):
 	 * post_task is that task, NULL when nothing is pending. */
@@ -378,6 +378,8 @@ void urio__timers_drop(struct urio__worker *w);
 int urio__wait_begin(struct urio__wait *w, enum urio__wait_kind kind);
 int32_t urio__wait_end(struct urio__wait *w, void (*after)(void *),
 		       void *arg);
+/* Withdraws a wait begun but never suspended in (registration failed). */
+void urio__wait_abort(struct urio__wait *w);
 /* Switches from the current task to the scheduler. */
 void urio__suspend(int post, void (*after)(void *), void *arg);
 enum { URIO__POST_PARK, URIO__POST_YIELD, URIO__POST_EXIT };

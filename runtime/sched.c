@@ -319,9 +319,9 @@ urio_task *urio__next_direct(struct urio__worker *w)
 
 static void run(struct urio__worker *w, urio_task *t)
 {
-	w->cur = t;
+	atomic_store_explicit(&w->cur, t, memory_order_relaxed);
 	urio__switch_to_task(w, t);
-	w->cur = NULL;
+	atomic_store_explicit(&w->cur, NULL, memory_order_relaxed);
 	urio__run_post(w);
 }
 

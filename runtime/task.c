@@ -183,6 +183,7 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 #ifdef URIO__TSAN
 	t->tsan_fiber = __tsan_create_fiber(0);
 #endif
+	t->parent_id = w && w->cur ? w->cur->id : 0; /* before introspection sees t */
 	registry_add(rt, t, w ? w->index : 0);
 	if (w)
 		URIO__STAT(w, spawned, 1);
@@ -248,7 +249,7 @@ void urio__suspend(int post, void (*after)(void *), void *arg)
 	bool exiting = post == URIO__POST_EXIT;
 	urio_task *next = urio__next_direct(w);
 	if (next) {
-		w->cur = next;
+		atomic_store_explicit(&w->cur, next, memory_order_relaxed);
 		urio__switch_task_to_task(t, next, exiting);
 	} else {
 		urio__switch_to_sched(w, t, exiting);
@@ -300,6 +301,13 @@ int urio__wait_begin(struct urio__wait *w, enum urio__wait_kind kind)
 	return 0;
 }
 
+void urio__wait_abort(struct urio__wait *w)
+{
+	urio__task_lock(w->task);
+	w->task->wait = NULL;
+	urio__task_unlock(w->task);
+}
+
 int32_t urio__wait_end(struct urio__wait *w, void (*after)(void *),
 		       void *arg)
 {
@@ -321,10 +329,8 @@ urio_task *urio_spawn_ex(urio_fn fn, void *arg, size_t stack_size)
 		return NULL;
 	}
 	urio_task *t = urio__task_new(w->rt, w, fn, arg, stack_size);
-	if (t) {
-		t->parent_id = w->cur->id;
+	if (t)
 		urio__ready(t, false);
-	}
 	return t;
 }
 
@@ -433,8 +439,10 @@ void urio_task_set_name(urio_task *t, const char *name)
 		return;
 	if (!name)
 		name = "";
-	/* strncpy pads; the last byte stays 0 for readers on other threads */
+	/* strncpy pads; the last byte stays 0. The lock: introspect.c */
+	urio__task_lock(t);
 	strncpy(t->name, name, sizeof(t->name) - 1);
+	urio__task_unlock(t);
 }
 
 const char *urio_task_name(const urio_task *t)
@@ -468,16 +476,14 @@ void urio_yield(void)
 int urio_sleep_ns(uint64_t ns)
 {
 	struct urio__wait w = {.what = "sleep", .fd = -1};
+	uint64_t now = urio__now_ns();
+	w.when = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
 	int r = urio__wait_begin(&w, URIO__WAIT_TIMER);
 	if (r < 0)
 		return r;
-	uint64_t now = urio__now_ns();
-	w.when = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
 	r = urio__timer_add(w.owner, &w);
 	if (r < 0) {
-		urio__task_lock(w.task);
-		w.task->wait = NULL;
-		urio__task_unlock(w.task);
+		urio__wait_abort(&w);
 		return r;
 	}
 	return urio__wait_end(&w, NULL, NULL);

@@ -35,6 +35,8 @@ typedef struct urio_config {
 #define URIO_CFG_PLAIN_RING (1u << 0)
 /* Wake idle workers through an eventfd even when MSG_RING is available. */
 #define URIO_CFG_EVENTFD_WAKE (1u << 1)
+/* Serve urio-ps on /tmp/urio-<pid>.sock (also URIO_INTROSPECT=1). */
+#define URIO_CFG_INTROSPECT (1u << 2)
 /* Do not use io_uring: poll(2) for sockets and pipes, blocking calls for
  * files. Chosen by itself when io_uring is missing; also URIO_BACKEND=poll. */
 #define URIO_CFG_NO_RING (1u << 3)
