@@ -57,6 +57,7 @@ struct urio__stack {
 	char *map;                /* whole mapping, guard included */
 	size_t map_size;
 	size_t guard;
+	unsigned vg_id; /* valgrind's stack id */
 };
 struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size);
 void urio__stack_put(struct urio__worker *w, struct urio__stack *s);

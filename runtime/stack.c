@@ -26,6 +26,13 @@
 #include "fiber.h"
 #include "internal.h"
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h> /* a few no-op instructions outside valgrind */
+#else
+#define VALGRIND_STACK_REGISTER(lo, hi) 0
+#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13, absent from older headers */
 #endif
@@ -119,11 +126,14 @@ static struct urio__stack *stack_map(size_t size)
 	s->guard = guard;
 	s->lo = map + guard;
 	s->size = (size_t)((char *)s - s->lo);
+	/* memcheck must know a stack switch from a wild write */
+	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s);
 	return s;
 }
 
 static void stack_unmap(struct urio__stack *s)
 {
+	VALGRIND_STACK_DEREGISTER(s->vg_id);
 #ifdef URIO__ASAN
 	/* ASan keeps shadow for unmapped memory: a later mapping at this
 	 * address would inherit the poison of frames that never returned */
