@@ -166,8 +166,19 @@ void urio__registry_reap(struct urio__worker *w);
 /* Hands w's batched finished tasks of other shards to their owners. */
 void urio__registry_flush(struct urio__worker *w);
 void urio__task_finish(struct urio__worker *w, urio_task *t);
+#define URIO__MIN_STACK (16u << 10) /* smaller stacks are refused */
 urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 			  void *arg, size_t stack_size);
+
+/* Task-local value blocks (local.c), shared by reference with the calls a
+ * task offloads. */
+struct urio__locals;
+struct urio__locals *urio__locals_ref(void); /* the caller's, +1 ref */
+void urio__locals_unref(struct urio__locals *l);
+/* Makes l the pool thread's view; returns the previous view. */
+struct urio__locals *urio__locals_enter(struct urio__locals *l);
+/* Drops the finishing task t's block. */
+void urio__locals_release(urio_task *t);
 void urio__task_entry(urio_task *t) __attribute__((noreturn));
 
 /* --- run queue (runq.c): Go/tokio layout, single producer, stealable --- */
@@ -283,6 +294,9 @@ struct urio_rt {
 
 	_Atomic unsigned nidle, nspinning;
 	_Atomic uint64_t foreign_spawned; /* tasks spawned outside workers */
+	/* threads outside the workers inside urio__ready or urio_cancel: the
+	 * woken task may finish and urio_rt_free start before they return */
+	_Atomic unsigned foreign_callers;
 	_Atomic bool shutdown;
 	pthread_mutex_t start_mu;
 	pthread_cond_t start_cv;
@@ -298,6 +312,10 @@ void *urio__worker_main(void *arg);
 void urio__ready(urio_task *t, bool lifo);
 void urio__global_push(urio_rt *rt, urio_task *first, urio_task *last,
 		       unsigned n);
+/* Brackets a call that may touch rt from a thread that is not one of its
+ * workers; urio_rt_free waits until no such call is inside. */
+bool urio__foreign_enter(urio_rt *rt);
+void urio__foreign_exit(urio_rt *rt, bool entered);
 void urio__wake_one(urio_rt *rt);
 void urio__wake_worker(struct urio__worker *target);
 void urio__worker_msg(struct urio__worker *target, struct urio__msg *m);

@@ -12,7 +12,6 @@
 #include "internal.h"
 
 #define MAX_WORKERS 1024
-#define MIN_STACK (16u << 10)
 #define DEFAULT_STACK (256u << 10)
 #define DEFAULT_RING 256u
 
@@ -44,7 +43,7 @@ static int apply_defaults(urio_config *c)
 	}
 	if (!c->ring_entries)
 		c->ring_entries = DEFAULT_RING;
-	if (c->workers > MAX_WORKERS || c->stack_size < MIN_STACK ||
+	if (c->workers > MAX_WORKERS || c->stack_size < URIO__MIN_STACK ||
 	    c->ring_entries > 32768)
 		return -EINVAL;
 	return 0;
@@ -231,7 +230,6 @@ void urio_rt_free(urio_rt *rt)
 {
 	if (!rt)
 		return;
-	urio__introspect_rt_del(rt);
 	cancel_all(rt);
 	/* Tasks spawned while we cancelled are cancelled on the next round;
 	 * a task stuck in a blocking syscall is reported, not abandoned. */
@@ -242,10 +240,14 @@ void urio_rt_free(urio_rt *rt)
 		if (ms == 5000)
 			report_stuck(rt);
 	}
+	/* acquire pairs with urio__foreign_exit */
+	while (atomic_load_explicit(&rt->foreign_callers, memory_order_acquire))
+		sched_yield();
 	stop_workers(rt, rt->nworkers);
 	/* the workers handed over their batches as they exited */
 	for (unsigned i = 0; i < rt->nworkers; i++)
 		urio__registry_reap(&rt->workers[i]);
+	urio__introspect_rt_del(rt);
 	free_rt(rt);
 	urio__stacks_runtime(-1);
 }

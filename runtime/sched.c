@@ -83,8 +83,10 @@ void urio__ready(urio_task *t, bool lifo)
 	struct urio__worker *w = urio__cur_worker();
 	urio_rt *rt = t->rt;
 	if (!w || w->rt != rt) {
+		urio__foreign_enter(rt);
 		urio__global_push(rt, t, t, 1);
 		urio__wake_one(rt);
+		urio__foreign_exit(rt, true);
 		return;
 	}
 	if (lifo) {
@@ -97,6 +99,22 @@ wake:
 	/* seq_cst load pairs with the parking worker's nidle increment */
 	if (atomic_load(&rt->nidle) && !atomic_load(&rt->nspinning))
 		urio__wake_one(rt);
+}
+
+bool urio__foreign_enter(urio_rt *rt)
+{
+	struct urio__worker *w = urio__cur_worker();
+	if (w && w->rt == rt)
+		return false;
+	atomic_fetch_add(&rt->foreign_callers, 1);
+	return true;
+}
+
+void urio__foreign_exit(urio_rt *rt, bool entered)
+{
+	if (entered) /* release: our last touch of rt happens before the free */
+		atomic_fetch_sub_explicit(&rt->foreign_callers, 1,
+					  memory_order_release);
 }
 
 static urio_task *local_next(struct urio__worker *w)
@@ -151,7 +169,8 @@ static void drain_msgs(struct urio__worker *w)
 		urio_task *t = m->task;
 		urio__task_lock(t);
 		struct urio__wait *wt = t->wait;
-		if (wt && wt->owner == w && wt->cancel)
+		/* the wait may be a newer, shielded one by now */
+		if (wt && wt->owner == w && wt->cancel && urio__scopes_cancelled(t))
 			urio__io_cancel(w, wt);
 		urio__task_unlock(t);
 		urio__task_unref(t);

@@ -106,6 +106,11 @@ static struct urio__stack *stack_map(size_t size)
 {
 	size_t ps = page_size();
 	size_t guard = GUARD_SIZE < ps ? ps : GUARD_SIZE;
+	/* a huge request would wrap the sums below into a tiny mapping */
+	if (size > SIZE_MAX / 2 - guard - sizeof(struct urio__stack) - ps) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	size_t usable = (size + sizeof(struct urio__stack) + ps - 1) & ~(ps - 1);
 	size_t map_size = guard + usable;
 	char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,

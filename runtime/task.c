@@ -156,7 +156,7 @@ void urio__registry_reap(struct urio__worker *w)
 urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 			  void *arg, size_t stack_size)
 {
-	if (!fn) {
+	if (!fn || (stack_size && stack_size < URIO__MIN_STACK)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -207,6 +207,7 @@ void urio__task_entry(urio_task *t)
 	t->result = t->fn(t->arg);
 	urio__groups_abandon(t);
 	urio__scopes_abandon(t);
+	urio__locals_release(t);
 	urio__suspend(URIO__POST_EXIT, NULL, NULL);
 	__builtin_unreachable();
 }
@@ -409,11 +410,13 @@ int urio_cancel(urio_task *t)
 		return -EINVAL;
 	if (atomic_load(&t->jstate) == URIO__J_DONE)
 		return -EALREADY;
+	bool foreign = urio__foreign_enter(t->rt);
 	atomic_store(&t->cancelled, true);
 	urio__cancel_current_wait(t);
 	urio__task_lock(t);
 	urio__groups_cancel(t); /* cancelling the owner cancels its groups */
 	urio__task_unlock(t);
+	urio__foreign_exit(t->rt, foreign);
 	return 0;
 }
 

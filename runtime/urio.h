@@ -4,5 +4,8 @@
 #include <urio/runtime.h>
 #include <urio/scope.h>
 #include <urio/group.h>
+#include <urio/future.h>
+#include <urio/offload.h>
 #include <urio/io.h>
+#include <urio/introspect.h>
 #endif

@@ -65,7 +65,8 @@ URIO_API unsigned urio_rt_workers(const urio_rt *rt);
  * be joined or detached. NULL with errno: EINVAL, EPERM (not in a task),
  * ENOMEM / EAGAIN (no memory or mappings for a stack). */
 URIO_API urio_task *urio_spawn(urio_fn fn, void *arg);
-/* Like urio_spawn, with a stack of stack_size bytes (0 = runtime default). */
+/* Like urio_spawn, with a stack of stack_size bytes (0 = runtime default;
+ * below 16 KiB: NULL, errno EINVAL). */
 URIO_API urio_task *urio_spawn_ex(urio_fn fn, void *arg, size_t stack_size);
 /* Waits for t, stores its result, frees t. Returns 0, or -ECANCELED if t was
  * cancelled (or the caller was: t is then cancelled and waited for too). */
