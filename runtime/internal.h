@@ -185,6 +185,7 @@ void urio__task_entry(urio_task *t) __attribute__((noreturn));
 struct urio__runq {
 	_Atomic uint32_t head; /* consumers CAS it */
 	_Atomic uint32_t tail; /* only the owner stores it */
+	bool solo; /* a runtime of one worker has no thieves: no CAS in pop */
 	_Atomic(urio_task *) buf[URIO__RUNQ_SIZE];
 };
 bool urio__runq_push(struct urio__runq *q, urio_task *t);

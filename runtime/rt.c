@@ -134,6 +134,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		struct urio__worker *w = &rt->workers[i];
 		w->rt = rt;
 		w->index = i;
+		w->runq.solo = c.workers == 1;
 		w->efd = -1;
 		w->ring.ring_fd = -1;
 		w->rng = 0x9e3779b9u * (i + 1);

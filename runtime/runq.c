@@ -26,6 +26,16 @@ bool urio__runq_push(struct urio__runq *q, urio_task *t)
 
 urio_task *urio__runq_pop(struct urio__runq *q)
 {
+	if (q->solo) { /* only the owner touches head */
+		uint32_t h = atomic_load_explicit(&q->head,
+						  memory_order_relaxed);
+		if (atomic_load_explicit(&q->tail, memory_order_relaxed) == h)
+			return NULL;
+		urio_task *t = atomic_load_explicit(&q->buf[h & MASK],
+						    memory_order_relaxed);
+		atomic_store_explicit(&q->head, h + 1, memory_order_relaxed);
+		return t;
+	}
 	for (;;) {
 		uint32_t h = atomic_load_explicit(&q->head,
 						  memory_order_acquire);

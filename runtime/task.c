@@ -472,7 +472,8 @@ int urio_worker_index(void)
 
 void urio_yield(void)
 {
-	if (urio_self())
+	struct urio__worker *w = urio__cur_worker();
+	if (w && w->cur)
 		urio__suspend(URIO__POST_YIELD, NULL, NULL);
 }
 

@@ -9,7 +9,10 @@
 #include "fiber.h"
 #include "internal.h"
 
-static __thread struct urio__worker *cur_worker;
+/* initial-exec: one %fs-relative load instead of a __tls_get_addr call in
+ * the PIC library, paid on every switch (liburio is linked, not dlopened) */
+static __thread struct urio__worker *cur_worker
+	__attribute__((tls_model("initial-exec")));
 
 /* noinline + compiler barrier: a task may resume on another thread, so the
  * TLS address must be computed afresh on every call, never cached by the

@@ -1,5 +1,5 @@
 /* urio_cancel on a task blocked in each kind of wait (pipe read, accept,
- * recv, sleep, poll, join), issued from a task on the same worker, from a
+ * recv, sleep, poll, join, future wait), issued from a task on the same worker, from a
  * task that may run on another worker, from one that surely does (placement
  * forced, see spawn_pinned), and from a foreign thread. The op returns
  * -ECANCELED inside the task, join reports -ECANCELED, later suspensions
@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <urio/future.h>
 #include <urio/io.h>
 #include <urio/runtime.h>
 #include <urio/scope.h>
@@ -88,8 +89,16 @@ static intptr_t in_join(void *a)
 	return then_level_triggered(j);
 }
 
-static const urio_fn waits[] = {in_read, in_accept, in_recv,
-				in_sleep, in_poll, in_join};
+static urio_future *never; /* never completed: waits on it block */
+
+static intptr_t in_future(void *a)
+{
+	intptr_t v = 0;
+	return then_level_triggered(urio_future_wait(never, &v));
+}
+
+static const urio_fn waits[] = {in_read,  in_accept, in_recv, in_sleep,
+				in_poll, in_join,   in_future};
 enum { NWAITS = sizeof(waits) / sizeof(waits[0]) };
 
 static void join_cancelled(urio_task *t)
@@ -557,6 +566,8 @@ static void open_fds(void)
 int main(void)
 {
 	open_fds();
+	never = urio_future_new();
+	ASSERT(never);
 	urio_fn cases[] = {all_waits,  from_other_worker, already_done,
 			   before_start, race_tasks, race_foreign,
 			   race_other_worker, race_timer, stale_cancel_vs_shield};
@@ -577,6 +588,7 @@ int main(void)
 		     sock_pair[0], sock_pair[1], listen_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		close(fds[i]);
+	urio_future_free(never);
 	puts("cancel_basic: ok");
 	return 0;
 }
