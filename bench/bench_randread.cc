@@ -1,13 +1,34 @@
-// 4 KiB random reads of a 1 GiB file by 32 concurrent tasks, page cache
-// warm and O_DIRECT, vs a blocking pread loop on one thread. The file is
-// $URIO_BENCH_FILE or /var/tmp/urio-bench-1g, made once if missing; the
-// report runs fio on the same file for the O_DIRECT comparison.
+// 4 KiB random reads of a 1 GiB file: 32 tasks each looping urio_read at
+// random 4 KiB-aligned offsets, page cache warm and with O_DIRECT, vs one
+// thread looping pread (the blocking equivalent).
+//
+// The urio runs are time-based, like fio's --time_based: the tasks read
+// until a stop flag is raised after kWarmMs / kDirectMs, so the queue
+// depth stays at 32 for the whole run and there is no tail where fewer
+// reads are in flight (only the reads in flight at the stop, which are
+// counted). One iteration is one such run. The pread loop is an ordinary
+// benchmark loop, one read per iteration.
+//
+// A raw liburing loop at queue depth 32 (no runtime: reap every
+// completion, resubmit them all in one io_uring_enter) shows what the
+// device gives to the submission pattern urio uses; fio, run by
+// tools/bench.sh, instead submits each read on its own as soon as its
+// predecessor completes.
+//
+// The file is $URIO_BENCH_FILE, default /var/tmp/urio-bench-1g, made once
+// (non-zero pseudo-random bytes) when missing or of the wrong size;
+// tools/bench.sh runs fio on the same file. The warm runs read the whole
+// file first: the page cache may have been reclaimed since it was last
+// touched (this VM's DAMON pages out memory left idle for a minute).
 #include <fcntl.h>
-#include <stdlib.h>
+#include <liburing.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -18,11 +39,13 @@ namespace {
 constexpr off_t kFileSize = 1l << 30;
 constexpr size_t kBlock = 4096;
 constexpr int kTasks = 32;
+constexpr unsigned kWarmMs = 2000;   // one time-based run, page cache
+constexpr unsigned kDirectMs = 4000; // one time-based run, O_DIRECT
 
 std::string file_path()
 {
 	const char *p = getenv("URIO_BENCH_FILE");
-	return p ? p : "/var/tmp/urio-bench-1g";
+	return p && *p ? p : "/var/tmp/urio-bench-1g";
 }
 
 // Makes the file if it is missing or short; returns false on failure.
@@ -32,6 +55,7 @@ bool ensure_file()
 	struct stat st;
 	if (stat(path.c_str(), &st) == 0 && st.st_size == kFileSize)
 		return true;
+	fprintf(stderr, "bench_randread: writing %s (1 GiB)\n", path.c_str());
 	int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return false;
@@ -39,28 +63,30 @@ bool ensure_file()
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	for (off_t done = 0; done < kFileSize;) {
 		for (auto &v : buf)
-			v = x = x * 6364136223846793005ull + 1;
-		ssize_t n = write(fd, buf.data(), buf.size() * 8);
+			v = (x = x * 6364136223846793005ull + 1) | 1;
+		ssize_t n = write(fd, buf.data(), buf.size() * sizeof(buf[0]));
 		if (n <= 0) {
 			close(fd);
 			return false;
 		}
 		done += n;
 	}
-	fsync(fd);
-	close(fd);
-	return true;
+	bool ok = fsync(fd) == 0;
+	return close(fd) == 0 && ok;
 }
 
 void warm_cache()
 {
 	int fd = open(file_path().c_str(), O_RDONLY);
+	if (fd < 0)
+		return;
 	std::vector<char> buf(1 << 20);
 	while (read(fd, buf.data(), buf.size()) > 0) {
 	}
 	close(fd);
 }
 
+// xorshift64: a different sequence per task, uniform over the blocks
 inline off_t next_off(uint64_t &x)
 {
 	x ^= x << 13;
@@ -69,113 +95,214 @@ inline off_t next_off(uint64_t &x)
 	return static_cast<off_t>(x % (kFileSize / kBlock)) * kBlock;
 }
 
-struct Job {
+struct Run {
 	int fd;
-	int reads;
+	// Raised by the measuring task; readers check it between reads (it
+	// is only a stop signal, so relaxed is enough).
+	std::atomic<bool> stop;
+};
+
+struct Reader {
+	Run *run;
 	uint64_t seed;
+	long reads;
 };
 
 intptr_t reader(void *arg)
 {
-	Job *j = static_cast<Job *>(arg);
+	Reader *r = static_cast<Reader *>(arg);
 	void *buf;
 	if (posix_memalign(&buf, kBlock, kBlock))
-		return -1;
-	intptr_t r = 0;
-	for (int i = 0; i < j->reads && r == 0; i++)
-		if (urio_read(j->fd, buf, kBlock, next_off(j->seed)) !=
-		    (ssize_t)kBlock)
-			r = -1;
+		return -ENOMEM;
+	intptr_t res = 0;
+	while (!r->run->stop.load(std::memory_order_relaxed)) {
+		ssize_t n = urio_read(r->run->fd, buf, kBlock,
+				      next_off(r->seed));
+		if (n != static_cast<ssize_t>(kBlock)) {
+			res = n < 0 ? n : -EIO;
+			break;
+		}
+		r->reads++;
+	}
 	free(buf);
-	return r;
+	return res;
 }
 
 struct Cfg {
-	int flags;
-	int reads_per_task;
+	int flags; // 0 or O_DIRECT
+	unsigned ms; // length of one run
 };
 
 intptr_t randread(void *arg)
 {
 	auto &state = bench_state(arg);
-	Cfg *c = static_cast<Cfg *>(static_cast<BenchTask *>(arg)->arg);
-	int fd = urio_open(file_path().c_str(), O_RDONLY | c->flags, 0);
-	if (fd < 0)
-		return fd;
-	Job jobs[kTasks];
-	intptr_t bad = 0;
+	Cfg *c = bench_arg<Cfg>(arg);
+	Run run;
+	run.fd = urio_open(file_path().c_str(), O_RDONLY | c->flags, 0);
+	if (run.fd < 0)
+		return run.fd;
 	uint64_t seed = 88172645463325252ull;
+	long reads = 0;
 	for (auto _ : state) {
+		run.stop = false;
+		Reader rd[kTasks];
 		urio_task *t[kTasks];
-		for (int i = 0; i < kTasks; i++) {
-			jobs[i] = {fd, c->reads_per_task, seed += 0x9e37};
-			t[i] = urio_spawn(reader, &jobs[i]);
+		int n = 0;
+		for (; n < kTasks; n++) {
+			rd[n] = {&run, seed += 0x9e3779b97f4a7c15ull, 0};
+			if (!(t[n] = urio_spawn(reader, &rd[n])))
+				break;
 		}
-		for (auto &x : t) {
+		urio_sleep_ms(c->ms);
+		run.stop = true;
+		intptr_t bad = n < kTasks;
+		for (int i = 0; i < n; i++) {
 			intptr_t r = 0;
-			urio_join(x, &r);
+			urio_join(t[i], &r);
 			bad |= r;
+			reads += rd[i].reads;
+		}
+		if (bad) {
+			state.SkipWithError("spawn or urio_read failed");
+			break;
 		}
 	}
-	urio_close(fd);
-	state.SetItemsProcessed(state.iterations() * kTasks * c->reads_per_task);
-	return bad;
+	urio_close(run.fd);
+	state.counters["iops"] = rate(static_cast<double>(reads));
+	return 0;
+}
+
+void urio_bench(benchmark::State &state, int flags, unsigned ms)
+{
+	Cfg c{flags, ms};
+	if (!(flags & O_DIRECT))
+		warm_cache();
+	run_in_urio(state, static_cast<unsigned>(state.range(0)), randread, &c);
 }
 
 void BM_randread_warm_urio(benchmark::State &state)
 {
-	Cfg c{0, 1024};
-	warm_cache();
-	run_in_urio(state, 0, randread, &c);
+	urio_bench(state, 0, kWarmMs);
 }
-BENCHMARK(BM_randread_warm_urio)->UseRealTime()->MinTime(2);
+// workers:1 is one thread against one, like the pread loop; workers:0 (one
+// per CPU) is the default configuration.
+BENCHMARK(BM_randread_warm_urio)->ArgName("workers")->Arg(1)->Arg(0)
+	->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 
 void BM_randread_direct_urio(benchmark::State &state)
 {
-	Cfg c{O_DIRECT, 512}; // long runs: little tail where fewer than 32 wait
-	run_in_urio(state, 0, randread, &c);
+	urio_bench(state, O_DIRECT, kDirectMs);
 }
-BENCHMARK(BM_randread_direct_urio)->UseRealTime()->MinTime(3);
+BENCHMARK(BM_randread_direct_urio)->ArgName("workers")->Arg(1)->Arg(0)
+	->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Time-based like the urio runs: kDirectMs of reads, one iteration.
+void BM_randread_direct_raw_liburing(benchmark::State &state)
+{
+	int fd = open(file_path().c_str(), O_RDONLY | O_DIRECT);
+	struct io_uring ring;
+	struct io_uring_params p = {};
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	if (fd < 0 || (io_uring_queue_init_params(64, &ring, &p) < 0 &&
+		       (p = {}, io_uring_queue_init_params(64, &ring, &p) < 0))) {
+		state.SkipWithError("open or io_uring_queue_init failed");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	std::vector<void *> bufs(kTasks);
+	for (auto &b : bufs)
+		if (posix_memalign(&b, kBlock, kBlock))
+			b = nullptr;
+	uint64_t seed = 88172645463325252ull;
+	auto queue = [&](unsigned i) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+		io_uring_prep_read(sqe, fd, bufs[i], kBlock, next_off(seed));
+		io_uring_sqe_set_data64(sqe, i);
+	};
+	long reads = 0;
+	for (auto _ : state) {
+		for (unsigned i = 0; i < kTasks; i++)
+			queue(i);
+		unsigned inflight = kTasks;
+		uint64_t end = urio_now_ns() + kDirectMs * 1000000ull;
+		bool more = true;
+		while (inflight) {
+			io_uring_submit_and_wait(&ring, 1);
+			struct io_uring_cqe *cqe;
+			unsigned head, n = 0;
+			more = more && urio_now_ns() < end;
+			io_uring_for_each_cqe(&ring, head, cqe)
+			{
+				if (cqe->res != static_cast<int>(kBlock))
+					state.SkipWithError("short read");
+				n++;
+				reads++;
+				if (more)
+					queue(static_cast<unsigned>(cqe->user_data));
+				else
+					inflight--;
+			}
+			io_uring_cq_advance(&ring, n);
+		}
+	}
+	io_uring_queue_exit(&ring);
+	for (auto b : bufs)
+		free(b);
+	close(fd);
+	state.counters["iops"] = rate(static_cast<double>(reads));
+}
+BENCHMARK(BM_randread_direct_raw_liburing)->UseRealTime()->Iterations(1)
+	->Unit(benchmark::kMillisecond);
 
 void blocking(benchmark::State &state, int flags)
 {
+	if (!(flags & O_DIRECT))
+		warm_cache();
 	int fd = open(file_path().c_str(), O_RDONLY | flags);
-	void *buf;
+	void *buf = nullptr;
 	if (fd < 0 || posix_memalign(&buf, kBlock, kBlock)) {
 		state.SkipWithError("open failed");
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	uint64_t seed = 88172645463325252ull;
 	for (auto _ : state)
-		if (pread(fd, buf, kBlock, next_off(seed)) != (ssize_t)kBlock)
+		if (pread(fd, buf, kBlock, next_off(seed)) !=
+		    static_cast<ssize_t>(kBlock)) {
 			state.SkipWithError("short read");
+			break;
+		}
 	free(buf);
 	close(fd);
-	state.SetItemsProcessed(state.iterations());
+	state.counters["iops"] = rate(static_cast<double>(state.iterations()));
 }
 
 void BM_randread_warm_pread(benchmark::State &state)
 {
-	warm_cache();
 	blocking(state, 0);
 }
-BENCHMARK(BM_randread_warm_pread)->UseRealTime()->MinTime(2);
+BENCHMARK(BM_randread_warm_pread)->UseRealTime()->MinTime(2.0);
 
 void BM_randread_direct_pread(benchmark::State &state)
 {
 	blocking(state, O_DIRECT);
 }
-BENCHMARK(BM_randread_direct_pread)->UseRealTime()->MinTime(3);
+BENCHMARK(BM_randread_direct_pread)->UseRealTime()->MinTime(2.0);
 
 } // namespace
 
 int main(int argc, char **argv)
 {
+	benchmark::Initialize(&argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+		return 1;
 	if (!ensure_file()) {
-		fprintf(stderr, "cannot create %s\n", file_path().c_str());
+		fprintf(stderr, "bench_randread: cannot create %s\n",
+			file_path().c_str());
 		return 1;
 	}
-	benchmark::Initialize(&argc, argv);
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	return 0;

@@ -1,30 +1,24 @@
-// Structured concurrency costs, each beside its blocking equivalent:
-//  - entering+exiting a deadline scope that does not fire (target < 50 ns,
-//    no syscall) vs arming+disarming a POSIX timer (timer_settime x2);
+// Structured-concurrency costs, each beside its blocking equivalent:
+//  - entering and exiting a deadline scope that does not fire (no syscall)
+//    vs arming and disarming a POSIX timer (two timer_settime calls);
 //  - cancelling a task blocked in recv and joining it vs waking a thread
-//    blocked in recv by shutdown(2) and joining it;
+//    blocked in recv with shutdown(2) and joining it;
 //  - gather of 10k tasks vs 10k pthreads created and joined.
-// The benchmark loop runs inside a task (urio_rt_block_on), so timing is
-// real time: the calling thread only waits.
-#include <benchmark/benchmark.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <urio.h>
 
 #include <vector>
 
+#include "common.h"
+
 namespace {
 
-struct Ctx {
-	benchmark::State *state;
-};
-
-intptr_t run_deadline(void *arg)
+intptr_t deadline_loop(void *arg)
 {
-	auto &state = *static_cast<Ctx *>(arg)->state;
+	auto &state = bench_state(arg);
 	for (auto _ : state) {
 		urio_deadline d;
 		urio_timeout_enter(&d, 1000);
@@ -35,12 +29,7 @@ intptr_t run_deadline(void *arg)
 
 void BM_deadline_scope_urio(benchmark::State &state)
 {
-	urio_config cfg = {};
-	cfg.workers = 1;
-	urio_rt *rt = urio_rt_new(&cfg);
-	Ctx c{&state};
-	urio_rt_block_on(rt, run_deadline, &c, nullptr);
-	urio_rt_free(rt);
+	run_in_urio(state, 1, deadline_loop);
 }
 BENCHMARK(BM_deadline_scope_urio)->UseRealTime();
 
@@ -49,7 +38,10 @@ void BM_deadline_scope_posix_timer(benchmark::State &state)
 	timer_t tm;
 	struct sigevent sev = {};
 	sev.sigev_notify = SIGEV_NONE;
-	timer_create(CLOCK_MONOTONIC, &sev, &tm);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &tm) < 0) {
+		state.SkipWithError("timer_create failed");
+		return;
+	}
 	struct itimerspec arm = {}, off = {};
 	arm.it_value.tv_sec = 1;
 	for (auto _ : state) {
@@ -58,7 +50,7 @@ void BM_deadline_scope_posix_timer(benchmark::State &state)
 	}
 	timer_delete(tm);
 }
-BENCHMARK(BM_deadline_scope_posix_timer);
+BENCHMARK(BM_deadline_scope_posix_timer)->UseRealTime();
 
 intptr_t blocked_recv(void *arg)
 {
@@ -67,16 +59,20 @@ intptr_t blocked_recv(void *arg)
 			 1, 0);
 }
 
-intptr_t run_cancel(void *arg)
+intptr_t cancel_loop(void *arg)
 {
-	auto &state = *static_cast<Ctx *>(arg)->state;
+	auto &state = bench_state(arg);
 	int sv[2];
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return -1;
+	void *fd = reinterpret_cast<void *>(static_cast<intptr_t>(sv[0]));
 	for (auto _ : state) {
-		urio_task *t = urio_spawn(blocked_recv,
-					  reinterpret_cast<void *>(
-						  static_cast<intptr_t>(sv[0])));
-		urio_yield(); // let it block in recv
+		urio_task *t = urio_spawn(blocked_recv, fd);
+		if (!t) {
+			state.SkipWithError("urio_spawn failed");
+			break;
+		}
+		urio_yield(); // it runs and blocks in recv
 		urio_cancel(t);
 		urio_join(t, nullptr);
 	}
@@ -89,12 +85,7 @@ intptr_t run_cancel(void *arg)
 // case of a server cancelling its own connection handlers.
 void BM_cancel_recv_urio(benchmark::State &state)
 {
-	urio_config cfg = {};
-	cfg.workers = 1;
-	urio_rt *rt = urio_rt_new(&cfg);
-	Ctx c{&state};
-	urio_rt_block_on(rt, run_cancel, &c, nullptr);
-	urio_rt_free(rt);
+	run_in_urio(state, 1, cancel_loop);
 }
 BENCHMARK(BM_cancel_recv_urio)->UseRealTime();
 
@@ -110,7 +101,10 @@ void BM_cancel_recv_thread(benchmark::State &state)
 {
 	for (auto _ : state) {
 		int sv[2];
-		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+			state.SkipWithError("socketpair failed");
+			break;
+		}
 		pthread_t th;
 		pthread_create(&th, nullptr, thread_recv,
 			       reinterpret_cast<void *>(
@@ -130,26 +124,28 @@ intptr_t tiny(void *arg)
 	return reinterpret_cast<intptr_t>(arg) + 1;
 }
 
-intptr_t run_gather(void *arg)
+intptr_t gather_loop(void *arg)
 {
-	auto &state = *static_cast<Ctx *>(arg)->state;
+	auto &state = bench_state(arg);
 	std::vector<urio_fn> fns(kGather, tiny);
 	std::vector<void *> args(kGather);
 	std::vector<intptr_t> res(kGather);
 	for (size_t i = 0; i < kGather; i++)
 		args[i] = reinterpret_cast<void *>(i);
 	for (auto _ : state)
-		urio_gather(kGather, fns.data(), args.data(), res.data());
-	state.SetItemsProcessed(state.iterations() * kGather);
+		if (urio_gather(kGather, fns.data(), args.data(), res.data()) <
+		    0) {
+			state.SkipWithError("urio_gather failed");
+			break;
+		}
+	state.counters["tasks"] =
+		rate(static_cast<double>(state.iterations()) * kGather);
 	return 0;
 }
 
 void BM_gather_10k_urio(benchmark::State &state)
 {
-	urio_rt *rt = urio_rt_new(nullptr);
-	Ctx c{&state};
-	urio_rt_block_on(rt, run_gather, &c, nullptr);
-	urio_rt_free(rt);
+	run_in_urio(state, 0, gather_loop);
 }
 BENCHMARK(BM_gather_10k_urio)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -163,11 +159,18 @@ void BM_gather_10k_pthreads(benchmark::State &state)
 	std::vector<pthread_t> th(kGather);
 	for (auto _ : state) {
 		for (size_t i = 0; i < kGather; i++)
-			pthread_create(&th[i], nullptr, thread_tiny, nullptr);
+			if (pthread_create(&th[i], nullptr, thread_tiny,
+					   nullptr)) {
+				state.SkipWithError("pthread_create failed");
+				for (size_t j = 0; j < i; j++)
+					pthread_join(th[j], nullptr);
+				return;
+			}
 		for (size_t i = 0; i < kGather; i++)
 			pthread_join(th[i], nullptr);
 	}
-	state.SetItemsProcessed(state.iterations() * kGather);
+	state.counters["tasks"] =
+		rate(static_cast<double>(state.iterations()) * kGather);
 }
 BENCHMARK(BM_gather_10k_pthreads)->UseRealTime()->Unit(benchmark::kMillisecond)
 	->Iterations(3);

@@ -1,8 +1,28 @@
-// One-way context switch: urio_yield ping-pong between two tasks on one
-// worker, vs boost.context fibers (the peer: a bare switch with no
-// scheduler), vs two threads handing off through a mutex and condvar (the
-// blocking equivalent). Every iteration is two one-way switches; the
-// report divides by two.
+// One-way context switch.
+//
+// Every benchmark here is a ping-pong between two parties, and one
+// iteration of the state loop is one round trip: the measuring party hands
+// control to its partner (one-way switch #1) and the partner hands it back
+// (one-way switch #2). So the time of one one-way switch is the time per
+// iteration / 2; the `switch` counter (seconds per switch) says so in the
+// output, and bench/report.py reports it.
+//
+//  - urio: two tasks on a one-worker runtime, each looping on urio_yield().
+//    A one-way switch is one whole urio_yield call: requeue the caller,
+//    pick the next task (the direct task-to-task path, and every few
+//    dozen ticks a pass through the scheduler that also polls the ring),
+//    swap stacks, return into the other task.
+//  - boost.context: boost::context::fiber, resume() into a fiber that
+//    resumes straight back. A bare stack swap with no scheduler: the peer
+//    urio's switch is held against.
+//  - mutex + condvar: two threads taking turns, the blocking equivalent.
+//    Pinned to one CPU each hand-off is a kernel context switch (futex
+//    wake + wait); unpinned on two CPUs it is a cross-CPU wake-up, which in
+//    a VM costs far more (shown for reference).
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
 #include <boost/context/fiber.hpp>
 #include <condition_variable>
 #include <mutex>
@@ -12,6 +32,15 @@
 
 namespace {
 
+void count_switches(benchmark::State &state)
+{
+	state.counters["switch"] = benchmark::Counter(
+		2.0 * static_cast<double>(state.iterations()),
+		benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// Set by the measuring task after its loop; the partner is on the same
+// worker, so relaxed is enough (no other thread reads it).
 std::atomic<bool> stop_partner;
 
 intptr_t partner(void *)
@@ -26,11 +55,14 @@ intptr_t yield_loop(void *arg)
 	auto &state = bench_state(arg);
 	stop_partner = false;
 	urio_task *p = urio_spawn(partner, nullptr);
+	if (!p)
+		return -1;
+	urio_yield(); // the partner starts: the loop begins in steady state
 	for (auto _ : state)
 		urio_yield();
 	stop_partner = true;
 	urio_join(p, nullptr);
-	state.SetItemsProcessed(state.iterations() * 2);
+	count_switches(state);
 	return 0;
 }
 
@@ -49,19 +81,30 @@ void BM_switch_boost_context(benchmark::State &state)
 			main = std::move(main).resume();
 		return std::move(main);
 	}};
+	f = std::move(f).resume(); // the fiber starts
 	for (auto _ : state)
 		f = std::move(f).resume();
 	done = true;
 	f = std::move(f).resume();
-	state.SetItemsProcessed(state.iterations() * 2);
+	count_switches(state);
 }
-BENCHMARK(BM_switch_boost_context);
+BENCHMARK(BM_switch_boost_context)->UseRealTime();
 
-void BM_switch_condvar(benchmark::State &state)
+// Two threads take turns under one mutex; `turn` says whose it is.
+void condvar_pingpong(benchmark::State &state, bool one_cpu)
 {
+	cpu_set_t old_set, one;
+	if (one_cpu) {
+		// both threads on the CPU the benchmark thread is on; the
+		// partner inherits the mask, the caller gets its own back
+		sched_getaffinity(0, sizeof(old_set), &old_set);
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu(), &one);
+		sched_setaffinity(0, sizeof(one), &one);
+	}
 	std::mutex mu;
 	std::condition_variable cv;
-	int turn = 0; // 0: bench thread, 1: partner
+	int turn = 0; // 0: the benchmark thread, 1: the partner
 	bool done = false;
 	std::thread th([&] {
 		std::unique_lock<std::mutex> lk(mu);
@@ -84,9 +127,22 @@ void BM_switch_condvar(benchmark::State &state)
 		cv.notify_one();
 	}
 	th.join();
-	state.SetItemsProcessed(state.iterations() * 2);
+	if (one_cpu)
+		sched_setaffinity(0, sizeof(old_set), &old_set);
+	count_switches(state);
 }
-BENCHMARK(BM_switch_condvar)->UseRealTime();
+
+void BM_switch_condvar_1cpu(benchmark::State &state)
+{
+	condvar_pingpong(state, true);
+}
+BENCHMARK(BM_switch_condvar_1cpu)->UseRealTime();
+
+void BM_switch_condvar_2cpu(benchmark::State &state)
+{
+	condvar_pingpong(state, false);
+}
+BENCHMARK(BM_switch_condvar_2cpu)->UseRealTime();
 
 } // namespace
 

@@ -1,37 +1,90 @@
 #!/usr/bin/env bash
 # The main job: the benchmark report, urio against blocking equivalents and
-# peers, measured in one run on this machine. Installs what is missing,
-# builds in build-bench/, runs every bench/ program and fio, prints the
-# table and writes build-bench/results/report.md. URIO_BENCH_FILE picks
-# the 1 GiB test file (default /var/tmp/urio-bench-1g, made if missing).
+# peers, all measured in one run on this machine.
+#
+# Installs what is missing (tools/deps.sh), builds a Release tree in
+# build-bench/, runs every bench/ program (JSON into build-bench/results/),
+# fio on the same 1 GiB file, and rss_sleep (RSS of 100k sleeping tasks),
+# then prints one markdown table and writes it to
+# build-bench/results/report.md. Takes ~5 minutes on 2 CPUs.
+#
+# Environment:
+#   URIO_BENCH_FILE  the 1 GiB test file (default /var/tmp/urio-bench-1g,
+#                    written on first use)
+#   URIO_BENCH_REPS  repetitions of each benchmark; the report takes the
+#                    median (default 3)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
-bash tools/deps.sh build bench
+root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-bench
 out=$build/results
-mkdir -p "$out"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DURIO_BENCH=ON \
-  -DURIO_TESTS=OFF -DURIO_TOOLS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
+reps=${URIO_BENCH_REPS:-3}
 export URIO_BENCH_FILE=${URIO_BENCH_FILE:-/var/tmp/urio-bench-1g}
+start=$SECONDS
 
-for b in switch spawn nop fanout structured randread; do
-  echo "running bench_$b ..." >&2
-  "$build/bench/bench_$b" --benchmark_out="$out/$b.json" \
-    --benchmark_out_format=json >"$out/$b.txt" 2>&1
+say() { printf 'bench.sh: %s\n' "$*" >&2; }
+
+bash "$root/tools/deps.sh" build bench
+
+say "building $build (Release)"
+mkdir -p "$build"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DURIO_BENCH=ON \
+	-DURIO_TESTS=OFF -DURIO_TOOLS=OFF >"$build/configure.log" 2>&1 ||
+	{ cat "$build/configure.log" >&2; exit 1; }
+cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1 ||
+	{ tail -50 "$build/build.log" >&2; exit 1; }
+
+mkdir -p "$out"
+rm -f "$out"/*.json "$out"/*.txt "$out"/report.md
+
+# Other work on the machine shows up in every number: say so up front.
+read -r load _ </proc/loadavg
+if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+	say "warning: load average is $load; results may be noisy"
+fi
+
+failed=()
+# bench_randread goes before fio: it writes the test file when missing.
+for b in switch spawn nop fanout structured offload randread; do
+	say "running bench_$b ($reps repetitions)"
+	if ! "$build/bench/bench_$b" --benchmark_repetitions="$reps" \
+		--benchmark_report_aggregates_only=true \
+		--benchmark_out="$out/$b.json" --benchmark_out_format=json \
+		>"$out/$b.txt" 2>&1; then
+		say "bench_$b failed; see $out/$b.txt"
+		failed+=("bench_$b")
+	fi
 done
-echo "running rss_sleep ..." >&2
-"$build/bench/rss_sleep" >"$out/rss.json"
+
+say "running rss_sleep (100k sleeping tasks)"
+if ! "$build/bench/rss_sleep" >"$out/rss.json" 2>"$out/rss.txt"; then
+	say "rss_sleep failed; see $out/rss.txt"
+	failed+=(rss_sleep)
+fi
 
 # fio on the same file: the peer for O_DIRECT reads at iodepth 32, and a
-# psync (blocking pread) run for reference.
-echo "running fio ..." >&2
-fio --name=direct --filename="$URIO_BENCH_FILE" --ioengine=io_uring --direct=1 \
-  --rw=randread --bs=4k --iodepth=32 --runtime=10 --time_based \
-  --output-format=json >"$out/fio_direct.json"
-fio --name=warm --filename="$URIO_BENCH_FILE" --ioengine=psync --direct=0 --invalidate=0 \
-  --rw=randread --bs=4k --runtime=5 --time_based \
-  --output-format=json >"$out/fio_psync.json"
+# psync (pread) run with the file cached, for reference. --norandommap
+# draws offsets with replacement, as the benchmarks do.
+if [ -f "$URIO_BENCH_FILE" ]; then
+	say "running fio io_uring O_DIRECT iodepth 32 (10 s)"
+	fio --name=direct --filename="$URIO_BENCH_FILE" --ioengine=io_uring \
+		--direct=1 --rw=randread --bs=4k --iodepth=32 --norandommap \
+		--runtime=10 --time_based --output-format=json \
+		>"$out/fio_direct.json" 2>"$out/fio_direct.txt" ||
+		failed+=(fio_direct)
+	say "running fio psync, page cache warm (5 s)"
+	fio --name=warm --filename="$URIO_BENCH_FILE" --ioengine=psync \
+		--direct=0 --pre_read=1 --invalidate=0 --rw=randread --bs=4k \
+		--norandommap --runtime=5 --time_based --output-format=json \
+		>"$out/fio_psync.json" 2>"$out/fio_psync.txt" ||
+		failed+=(fio_psync)
+else
+	say "no $URIO_BENCH_FILE: skipping fio"
+	failed+=(fio)
+fi
 
-python3 tools/bench_report.py "$out" | tee "$out/report.md"
+python3 "$root/bench/report.py" "$out" | tee "$out/report.md"
+say "done in $((SECONDS - start)) s; results in $out"
+if [ ${#failed[@]} -gt 0 ]; then
+	say "failed: ${failed[*]}"
+	exit 1
+fi
