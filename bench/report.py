@@ -9,6 +9,7 @@ rss_sleep's output (rss.json). Prints one markdown table. Every ratio
 compares figures measured in the same run on the same machine; with
 repetitions, each figure is the median over them.
 """
+import glob
 import json
 import os
 import platform
@@ -62,12 +63,18 @@ def pick(d, name, key):
 
 
 def fio_iops(results, name):
-    path = os.path.join(results, name)
-    try:
-        with open(path) as f:
-            return json.load(f)["jobs"][0]["read"]["iops"]
-    except (OSError, ValueError, KeyError, IndexError) as e:
-        raise Missing(f"{path}: {e}")
+    """Median read IOPS over results/NAME.json or its runs NAME.N.json."""
+    base = name[:-len(".json")] if name.endswith(".json") else name
+    paths = sorted(glob.glob(os.path.join(results, base + ".[0-9]*.json")))
+    paths = paths or [os.path.join(results, base + ".json")]
+    iops = []
+    for path in paths:
+        try:
+            with open(path) as f:
+                iops.append(json.load(f)["jobs"][0]["read"]["iops"])
+        except (OSError, ValueError, KeyError, IndexError) as e:
+            raise Missing(f"{path}: {e}")
+    return statistics.median(iops)
 
 
 def si(v, unit):

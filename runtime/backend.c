@@ -29,6 +29,11 @@ void urio__io_poll(struct urio__worker *w, bool busy)
 		urio__ring_poll(w, busy);
 }
 
+bool urio__io_ready(struct urio__worker *w)
+{
+	return w->inflight && !w->rt->no_ring && urio__ring_ready(w);
+}
+
 void urio__io_wait(struct urio__worker *w)
 {
 	if (w->rt->no_ring)

@@ -341,6 +341,7 @@ struct io_uring_sqe *urio__sqe(struct urio__worker *w);
 /* Submits pending SQEs and reaps completions without blocking. busy: other
  * tasks are runnable, so a partial batch may wait (see ring.c). */
 void urio__ring_poll(struct urio__worker *w, bool busy);
+bool urio__ring_ready(struct urio__worker *w);
 /* Blocks until a completion, a wake, or the next timer. */
 void urio__ring_wait(struct urio__worker *w);
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);
@@ -355,6 +356,8 @@ int urio__io_init(struct urio__worker *w);
 void urio__io_fini(struct urio__worker *w);
 void urio__io_poll(struct urio__worker *w, bool busy);
 void urio__io_wait(struct urio__worker *w);
+/* Completions of w's own ops are waiting to be reaped (io_uring only). */
+bool urio__io_ready(struct urio__worker *w);
 /* Cancels op (owned by w): a timer, a ring op or a readiness wait. */
 void urio__io_cancel(struct urio__worker *w, struct urio__wait *op);
 int urio__pb_init(struct urio__worker *w);

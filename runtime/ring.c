@@ -3,7 +3,8 @@
  *
  * Flags, tried in order (DESIGN.md: a default ring cost about twice the
  * server CPU per echo request of a DEFER_TASKRUN one on this machine):
- *   SINGLE_ISSUER | DEFER_TASKRUN  (6.1+): task work runs only when we reap
+ *   SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG (6.1+): task work runs
+ *                                  only when we reap; the flag says some waits
  *   COOP_TASKRUN | TASKRUN_FLAG    (5.19+): no IPI per completion
  *   none
  * The CQ is four times the SQ so bursts rarely overflow; with
@@ -18,7 +19,8 @@ int urio__ring_init(struct urio__worker *w)
 	urio_rt *rt = w->rt;
 	unsigned entries = rt->cfg.ring_entries;
 	static const unsigned ladder[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_TASKRUN_FLAG,
 		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 		0,
 	};
@@ -128,6 +130,13 @@ void urio__ring_poll(struct urio__worker *w, bool busy)
 			io_uring_get_events(&w->ring);
 		}
 	}
+}
+
+bool urio__ring_ready(struct urio__worker *w)
+{
+	/* TASKRUN: completions wait as task work for our next enter */
+	return io_uring_cq_ready(&w->ring) ||
+	       (IO_URING_READ_ONCE(*w->ring.sq.kflags) & IORING_SQ_TASKRUN);
 }
 
 void urio__ring_wait(struct urio__worker *w)

@@ -218,8 +218,10 @@ static urio_task *spin(struct urio__worker *w)
 		if (atomic_load_explicit(&rt->gq_len, memory_order_relaxed) &&
 		    (t = global_take(w)))
 			return t;
+		/* our own completions come first: stop stealing for them */
 		if (atomic_load_explicit(&w->msgs, memory_order_relaxed) ||
-		    atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+		    atomic_load_explicit(&rt->shutdown, memory_order_relaxed) ||
+		    urio__io_ready(w))
 			return NULL;
 		for (int i = 0; i < 64; i++)
 			__builtin_ia32_pause();
