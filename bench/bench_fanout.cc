@@ -97,6 +97,30 @@ void BM_leaf_work(benchmark::State &state)
 }
 BENCHMARK(BM_leaf_work)->UseRealTime();
 
+// The machine's own ceiling: 1M leaf bodies split over N plain threads,
+// no runtime at all. On a VM whose two vCPUs the host places on shared
+// cores, 2 threads fall short of 2x before any scheduler is involved.
+void BM_leaf_threads(benchmark::State &state)
+{
+	const int n = static_cast<int>(state.range(0));
+	for (auto _ : state) {
+		std::vector<std::thread> th;
+		for (int t = 0; t < n; t++)
+			th.emplace_back([t, n] {
+				for (int i = t; i < kTasks; i += n)
+					benchmark::DoNotOptimize(leaf(
+						reinterpret_cast<void *>(
+							static_cast<intptr_t>(i))));
+			});
+		for (auto &t : th)
+			t.join();
+	}
+	state.counters["tasks"] =
+		rate(static_cast<double>(state.iterations()) * kTasks);
+}
+BENCHMARK(BM_leaf_threads)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()
+	->Unit(benchmark::kMillisecond)->Iterations(5);
+
 // Two threads pinned to the first two CPUs of the affinity mask pass a
 // flag back and forth: one iteration is one round trip of a cache line.
 void BM_cacheline_roundtrip(benchmark::State &state)

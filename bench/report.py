@@ -297,6 +297,9 @@ def main():
     offload("BM_getaddrinfo_x1000_offload/0", "BM_getaddrinfo_x1000_inline",
             "1000 tasks offload getaddrinfo(\"localhost\") vs 1000 inline "
             "calls")
+    offload("BM_getaddrinfo_x1000_offload/2", "BM_getaddrinfo_x1000_inline",
+            "1000 tasks offload getaddrinfo(\"localhost\") to an executor "
+            "of 2 threads (one per CPU) vs 1000 inline calls")
     offload("BM_offload_round_trip/1", "BM_pthread_create_join",
             "offload round trip of an empty call (1 worker) vs "
             "pthread_create+join per call")
@@ -334,6 +337,13 @@ def main():
         return (f"{1e9 / one:.0f} ns/task (1 worker)", f"{w:.0f} ns body",
                 f"{1e9 / one - w:.0f} ns overhead", "", None)
 
+    def ref_threads():
+        d = bench("fanout")
+        one = pick(d, "BM_leaf_threads/threads:1", "tasks")
+        two = pick(d, "BM_leaf_threads/threads:2", "tasks")
+        return (si(two, "tasks/s"), si(one, "tasks/s") + " (1 thread)",
+                x(two / one), "", None)
+
     def ref_cacheline():
         d = bench("fanout")
         rt = pick(d, "BM_cacheline_roundtrip", "real_time_ns")
@@ -350,6 +360,8 @@ def main():
     t.add("(ref) spawn+run+join, default workers vs pthread", ref_spawn_all)
     t.add("(ref) fan-out: cost per task on 1 worker vs the task body alone",
           ref_leaf)
+    t.add("(ref) machine: the same 1M task bodies on 2 plain threads vs 1 "
+          "(no runtime)", ref_threads)
     t.add("(ref) machine: a cache line's round trip between the 2 CPUs",
           ref_cacheline)
 

@@ -38,14 +38,19 @@ int urio_nop(void)
 	return URIO__OP(IORING_OP_NOP, -1, io_uring_prep_nop(sqe));
 }
 
-int urio_open(const char *path, int flags, mode_t mode)
+static int open_op(const char *path, int flags, mode_t mode)
 {
-	if (!path)
-		return -EFAULT;
 	if (no_ring() || !urio__op_supported(IORING_OP_OPENAT))
 		return (int)BLOCKING(open(path, flags, mode));
 	return URIO__OP(IORING_OP_OPENAT, -1,
 			io_uring_prep_openat(sqe, AT_FDCWD, path, flags, mode));
+}
+
+int urio_open(const char *path, int flags, mode_t mode)
+{
+	if (!path)
+		return -EFAULT;
+	return urio__fd_result(open_op(path, flags, mode));
 }
 
 static size_t clamp(size_t len)

@@ -8,7 +8,7 @@
 #include "fallback.h"
 #include "op.h"
 
-int urio_socket(int domain, int type, int protocol)
+static int socket_op(int domain, int type, int protocol)
 {
 	if (urio__no_ring(urio__cur_worker()) ||
 	    !urio__op_supported(IORING_OP_SOCKET)) { /* before 5.19 */
@@ -22,13 +22,24 @@ int urio_socket(int domain, int type, int protocol)
 			io_uring_prep_socket(sqe, domain, type, protocol, 0));
 }
 
+int urio_socket(int domain, int type, int protocol)
+{
+	return urio__fd_result(socket_op(domain, type, protocol));
+}
+
+static int accept_op(int fd, struct sockaddr *addr, socklen_t *addrlen,
+		     int flags)
+{
+	URIO__FALLBACK(urio__fb_accept(fd, addr, addrlen, flags));
+	return URIO__OP(IORING_OP_ACCEPT, fd,
+			io_uring_prep_accept(sqe, fd, addr, addrlen, flags));
+}
+
 int urio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
 	if (addr && !addrlen)
 		return -EFAULT;
-	URIO__FALLBACK(urio__fb_accept(fd, addr, addrlen, flags));
-	return URIO__OP(IORING_OP_ACCEPT, fd,
-			io_uring_prep_accept(sqe, fd, addr, addrlen, flags));
+	return urio__fd_result(accept_op(fd, addr, addrlen, flags));
 }
 
 int urio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)

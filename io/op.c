@@ -1,6 +1,8 @@
 /* The op table (names for reports and urio-ps) and the submit-and-suspend
  * path every I/O call shares. */
 #include <errno.h>
+#include <unistd.h>
+#include <urio/scope.h>
 
 #include "op.h"
 
@@ -53,4 +55,13 @@ int32_t urio__op_finish(struct urio__wait *w, struct io_uring_sqe *sqe)
 	io_uring_sqe_set_data(sqe, w);
 	w->owner->inflight++;
 	return urio__wait_end(w, NULL, NULL);
+}
+
+int urio__fd_result(int r)
+{
+	if (r >= 0 && urio_cancelled()) {
+		close(r);
+		return -ECANCELED;
+	}
+	return r;
 }

@@ -30,6 +30,12 @@ const char *urio__op_name(int opcode);
 		op_res_;                                                     \
 	})
 
+/* The result of an op that makes an fd. One that completed as the task was
+ * cancelled is closed and -ECANCELED returned: the code being cancelled
+ * would drop it on the floor (tokio and tokio-uring both shipped that
+ * leak). */
+int urio__fd_result(int r);
+
 /* read(2) and write(2) never move more than this in one call. */
 #define URIO__MAX_RW 0x7ffff000u
 

@@ -6,11 +6,14 @@
  * fail at once (level-triggered), a cancel racing a completion yields
  * either the data or -ECANCELED, never something else, never a hang, and a
  * cancel message that arrives late never hits a shielded wait. */
+#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -249,6 +252,79 @@ static intptr_t from_other_worker(void *arg)
 		ASSERT_EQ(urio_cancel(t), 0);
 		join_cancelled(t);
 	}
+	return 0;
+}
+
+/* --- an fd made as the cancel lands is closed, not handed over ----------
+ * The op (an accept whose client just connected, an open in flight) and
+ * its cancel race in the kernel; whichever wins, the cancelled task gets
+ * -ECANCELED, never an fd it would drop, and no fd stays open. On one
+ * worker the task cannot run between our cancel and our join, so that is
+ * exact; on two it may finish its op just before the cancel. */
+static intptr_t in_open(void *a)
+{
+	return urio_open("/dev/null", O_RDONLY | O_CLOEXEC, 0);
+}
+
+static intptr_t in_accept_once(void *a)
+{
+	return urio_accept(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* A client connects: the waiting accept can complete at our next enter. */
+static int connect_client(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	ASSERT_EQ(getsockname(listen_fd, (struct sockaddr *)&a, &len), 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT(c >= 0);
+	ASSERT_EQ(connect(c, (struct sockaddr *)&a, len), 0);
+	return c;
+}
+
+/* Connections the cancelled accepts left in the backlog. */
+static void drain_backlog(void)
+{
+	int fd;
+	while ((fd = accept4(listen_fd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+		close(fd);
+	ASSERT(errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static intptr_t fd_vs_cancel(void *arg)
+{
+	int fds0 = test_count_dir("/proc/self/fd");
+	int clients[40], nc = 0;
+	ASSERT_EQ(fcntl(listen_fd, F_SETFL, O_NONBLOCK), 0);
+	for (int i = 0; i < 80; i++) {
+		bool acc = i % 2;
+		urio_task *t = urio_spawn(acc ? in_accept_once : in_open, NULL);
+		ASSERT(t);
+		urio_yield(); /* t submits its op and waits */
+		if (acc)
+			clients[nc++] = connect_client();
+		int c = urio_cancel(t);
+		intptr_t fd = -1;
+		int j = urio_join(t, &fd);
+		if (fd < 0) {
+			ASSERT_EQ(c, 0);
+			ASSERT_EQ(j, -ECANCELED);
+			ASSERT_EQ(fd, -ECANCELED);
+			continue;
+		}
+		/* An fd only for a task done before the cancel (the poll
+		 * backend opens files with a blocking call), or, on two
+		 * workers, one whose op returned as the cancel came. */
+		ASSERT(c == -EALREADY || urio_rt_workers(rt) > 1);
+		close((int)fd);
+	}
+	drain_backlog();
+	for (int i = 0; i < nc; i++)
+		close(clients[i]);
+	ASSERT_EQ(fcntl(listen_fd, F_SETFL, 0), 0);
+	ASSERT_EQ(test_count_dir("/proc/self/fd"), fds0);
 	return 0;
 }
 
@@ -570,7 +646,8 @@ int main(void)
 	ASSERT(never);
 	urio_fn cases[] = {all_waits,  from_other_worker, already_done,
 			   before_start, race_tasks, race_foreign,
-			   race_other_worker, race_timer, stale_cancel_vs_shield};
+			   race_other_worker, race_timer, stale_cancel_vs_shield,
+			   fd_vs_cancel};
 	/* one worker: cancels come from the same worker (or a foreign
 	 * thread); two: also from the other one */
 	for (unsigned w = 1; w <= 2; w++) {

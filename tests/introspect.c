@@ -289,18 +289,6 @@ static void dump_race(void)
 
 /* --- the socket: lifecycle, errors --------------------------------------- */
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-	ASSERT(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Threads of ours: io_uring's kernel workers (iou-*) come and go. */
 static int count_threads(void)
 {
@@ -358,7 +346,7 @@ static void socket_lifecycle(void)
 	char path[108];
 	int err;
 	ASSERT_EQ(urio_introspect_path(getpid(), path, sizeof(path)), 0);
-	int fds = count_fds(), threads = count_threads();
+	int fds = test_count_dir("/proc/self/fd"), threads = count_threads();
 	urio_config on = {.workers = 2, .flags = URIO_CFG_INTROSPECT};
 	urio_config off = {.workers = 1};
 	for (int cycle = 0; cycle < 3; cycle++) {
@@ -398,7 +386,7 @@ static void socket_lifecycle(void)
 		ASSERT(access(path, F_OK) < 0 && errno == ENOENT);
 		free(query(getpid(), "ps", &err));
 		ASSERT_EQ(err, -ENOENT);
-		ASSERT_EQ(count_fds(), fds);
+		ASSERT_EQ(test_count_dir("/proc/self/fd"), fds);
 		ASSERT_EQ(count_threads(), threads);
 	}
 }

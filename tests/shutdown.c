@@ -21,18 +21,6 @@
 static int fds[2], lfd, sp[2];
 static atomic_int cancelled;
 
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	ASSERT(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Address space in KiB: stacks are mappings, which LSan does not see. */
 static long vm_size_kib(void)
 {
@@ -226,8 +214,8 @@ int main(void)
 	/* the first runtime probes the kernel once; count after it */
 	intptr_t r = 0;
 	ASSERT_EQ(urio_run(NULL, main_leaves_tasks, NULL, &r), 0);
-	int fd0 = count_dir("/proc/self/fd");
-	int th0 = count_dir("/proc/self/task");
+	int fd0 = test_count_dir("/proc/self/fd");
+	int th0 = test_count_dir("/proc/self/task");
 
 	const urio_config cfgs[] = {
 		{.workers = 1},
@@ -238,12 +226,12 @@ int main(void)
 	};
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
 		cycle(&cfgs[i]);
-		ASSERT_EQ(count_dir("/proc/self/fd"), fd0);
-		ASSERT_EQ(count_dir("/proc/self/task"), th0);
+		ASSERT_EQ(test_count_dir("/proc/self/fd"), fd0);
+		ASSERT_EQ(test_count_dir("/proc/self/task"), th0);
 	}
 	stacks_unmapped();
-	ASSERT_EQ(count_dir("/proc/self/fd"), fd0);
-	ASSERT_EQ(count_dir("/proc/self/task"), th0);
+	ASSERT_EQ(test_count_dir("/proc/self/fd"), fd0);
+	ASSERT_EQ(test_count_dir("/proc/self/task"), th0);
 
 	/* the fds still work: cancelled ops consumed nothing */
 	ASSERT_EQ(write(fds[1], "x", 1), 1);

@@ -3,6 +3,7 @@
 #ifndef URIO_TEST_H
 #define URIO_TEST_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,5 +38,18 @@
 			exit(1);                                            \
 		}                                                           \
 	} while (0)
+
+/* Entries of a /proc directory: open fds, threads. */
+static inline int test_count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	ASSERT(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
 
 #endif

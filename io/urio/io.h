@@ -41,7 +41,8 @@ URIO_API int urio_statx(int dirfd, const char *path, int flags,
 			unsigned mask, struct statx *out);
 /* Returns a new socket fd (close-on-exec is the caller's flag) or -errno. */
 URIO_API int urio_socket(int domain, int type, int protocol);
-/* Returns the accepted fd or -errno; addr/addrlen may be NULL. */
+/* Returns the accepted fd or -errno; addr/addrlen may be NULL. As for
+ * urio_open and urio_socket, a cancelled task gets -ECANCELED, never an fd. */
 URIO_API int urio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
 			 int flags);
 URIO_API int urio_connect(int fd, const struct sockaddr *addr,
