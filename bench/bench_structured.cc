@@ -1,6 +1,8 @@
 // Structured-concurrency costs, each beside its blocking equivalent:
 //  - entering and exiting a deadline scope that does not fire (no syscall)
-//    vs arming and disarming a POSIX timer (two timer_settime calls);
+//    vs arming and disarming a POSIX timer (two timer_settime calls); the
+//    scope's timer is armed at its first suspension, so a scope around a
+//    urio_nop vs the bare urio_nop shows what an armed scope adds;
 //  - cancelling a task blocked in recv and joining it vs waking a thread
 //    blocked in recv with shutdown(2) and joining it;
 //  - gather of 10k tasks vs 10k pthreads created and joined.
@@ -26,6 +28,29 @@ intptr_t deadline_loop(void *arg)
 	}
 	return 0;
 }
+
+intptr_t deadline_nop_loop(void *arg)
+{
+	auto &state = bench_state(arg);
+	const bool scoped = state.range(0);
+	for (auto _ : state) {
+		urio_deadline d;
+		if (scoped)
+			urio_timeout_enter(&d, 1000);
+		benchmark::DoNotOptimize(urio_nop());
+		if (scoped)
+			benchmark::DoNotOptimize(urio_timeout_exit(&d));
+	}
+	return 0;
+}
+
+// Arg 1: a scope around each urio_nop; 0: the bare urio_nop.
+void BM_deadline_scope_nop(benchmark::State &state)
+{
+	run_in_urio(state, 1, deadline_nop_loop);
+}
+BENCHMARK(BM_deadline_scope_nop)->ArgName("scoped")->Arg(0)->Arg(1)
+	->UseRealTime();
 
 void BM_deadline_scope_urio(benchmark::State &state)
 {

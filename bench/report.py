@@ -277,6 +277,15 @@ def main():
     structured("BM_deadline_scope_urio", "BM_deadline_scope_posix_timer",
                "deadline scope enter+exit, not fired, vs timer_settime x2",
                50)
+    def scope_armed():
+        d = bench("structured")
+        bare = pick(d, "BM_deadline_scope_nop/scoped:0", "real_time_ns")
+        scoped = pick(d, "BM_deadline_scope_nop/scoped:1", "real_time_ns")
+        return (dur(scoped), dur(bare) + " (bare urio_nop)",
+                f"+{scoped - bare:.0f} ns", "", None)
+
+    t.add("(ref) deadline scope armed by a suspension: scope around "
+          "urio_nop vs the bare urio_nop", scope_armed)
     structured("BM_cancel_recv_urio", "BM_cancel_recv_thread",
                "cancel a task blocked in recv + join vs shutdown(2) + "
                "pthread_join")

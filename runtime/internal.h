@@ -133,6 +133,9 @@ static inline bool urio__task_cancelled(urio_task *t)
 	return atomic_load(&t->cancelled);
 }
 
+/* urio_deadline kinds (scope.c; read by introspect.c) */
+enum { URIO__SCOPE_DEADLINE = 1, URIO__SCOPE_SHIELD = 2 };
+
 /* Would a suspension of t fail with -ECANCELED now? (scope.c) Walks t's
  * cancel scopes; only t itself, or a holder of t's lock while t is parked,
  * may call it. */

@@ -32,10 +32,6 @@
 
 #include "internal.h"
 
-/* scope.c's urio_deadline kinds; its record starts with the timer's wait */
-#define SCOPE_DEADLINE 1
-#define SCOPE_SHIELD 2
-
 #define NONE SIZE_MAX
 #define CLIENT_TIMEOUT_S 10
 
@@ -112,13 +108,13 @@ static void copy_task(struct row *r, urio_task *t)
 		/* The scope chain only changes while t runs (scope.c), and
 		 * t is parked or about to be: find the nearest deadline. */
 		for (urio_deadline *d = t->scopes; d; d = d->outer) {
-			if (d->kind == SCOPE_SHIELD) {
+			if (d->kind == URIO__SCOPE_SHIELD) {
 				r->shielded = true;
 				break;
 			}
-			if (d->kind != SCOPE_DEADLINE || !d->rec)
+			if (d->kind != URIO__SCOPE_DEADLINE || !d->rec)
 				continue;
-			uint64_t when = ((struct urio__wait *)d->rec)->when;
+			uint64_t when = d->when;
 			if (!r->has_deadline || when < r->deadline)
 				r->deadline = when;
 			r->has_deadline = true;

@@ -13,7 +13,10 @@
  *   exit elsewhere, ARMED -> DEAD: leaves it; the owner frees it when due;
  *   firing, ARMED -> FIRING -> FIRED: cancels the wait; exit frees it,
  *   waiting out FIRING (a few instructions) so the task outlives the fire.
- * The common case (no fire, same worker) costs one CAS, no syscall.
+ * The timer is armed lazily, at the task's first suspension inside the
+ * scope (urio__scopes_cancelled, which every suspension asks): a scope left
+ * before one costs a clock read and a few stores. An armed scope that did
+ * not fire costs one CAS on exit (same worker), never a syscall.
  *
  * The chain is only modified by the task while it runs (t->wait == NULL);
  * a timer firing on another thread reads it under the task lock only while
@@ -24,7 +27,6 @@
 
 #include "internal.h"
 
-enum { KIND_DEADLINE = 1, KIND_SHIELD = 2 };
 enum { ARMED, FIRING, FIRED, DEAD };
 
 struct deadline_rec {
@@ -40,11 +42,42 @@ uint64_t urio_now_ns(void)
 	return urio__now_ns();
 }
 
+static void fire(struct urio__wait *w);
+
+/* Puts d's timer in the heap of the worker t runs on (or marks it fired). */
+static void arm(urio_deadline *d, urio_task *t)
+{
+	struct urio__worker *w = urio__cur_worker();
+	struct deadline_rec *r = malloc(sizeof(*r));
+	if (!r) {
+		d->err = -ENOMEM;
+		return;
+	}
+	atomic_init(&r->state, ARMED);
+	r->timer.fire = fire;
+	r->timer.when = d->when;
+	r->timer.owner = w;
+	r->timer.task = t;
+	r->timer.heap_idx = SIZE_MAX;
+	if (d->when <= urio__now_ns()) {
+		atomic_store(&r->state, FIRED); /* already past */
+	} else if (urio__timer_add(w, &r->timer) < 0) {
+		d->err = -ENOMEM;
+		free(r);
+		return;
+	}
+	d->rec = r;
+}
+
+/* Others call this only while t is parked, after t's own call armed every
+ * scope up to the first shield or fired one (no unarmed scope is seen). */
 bool urio__scopes_cancelled(urio_task *t)
 {
 	for (urio_deadline *d = t->scopes; d; d = d->outer) {
-		if (d->kind == KIND_SHIELD)
+		if (d->kind == URIO__SCOPE_SHIELD)
 			return false;
+		if (!d->rec && !d->err)
+			arm(d, t);
 		struct deadline_rec *r = d->rec;
 		if (r && atomic_load(&r->state) != ARMED)
 			return true; /* DEAD only after exit, never seen here */
@@ -67,37 +100,17 @@ static void fire(struct urio__wait *w)
 	atomic_store_explicit(&r->state, FIRED, memory_order_release);
 }
 
-static void enter(urio_deadline *d, uint64_t when, uint64_t now)
+static void enter(urio_deadline *d, uint64_t when)
 {
 	struct urio__worker *w = urio__cur_worker();
 	urio_task *t = w ? w->cur : NULL;
-	d->kind = KIND_DEADLINE;
+	d->kind = URIO__SCOPE_DEADLINE;
 	d->rec = NULL;
-	d->err = 0;
+	d->err = t ? 0 : -EPERM;
 	d->task = t;
-	if (!t) {
-		d->err = -EPERM;
+	d->when = when;
+	if (!t)
 		return;
-	}
-	struct deadline_rec *r = malloc(sizeof(*r));
-	if (!r) {
-		d->err = -ENOMEM;
-	} else {
-		atomic_init(&r->state, ARMED);
-		r->timer.fire = fire;
-		r->timer.when = when;
-		r->timer.owner = w;
-		r->timer.task = t;
-		r->timer.heap_idx = SIZE_MAX;
-		if (when <= now) {
-			atomic_store(&r->state, FIRED); /* already past */
-		} else if (urio__timer_add(w, &r->timer) < 0) {
-			d->err = -ENOMEM;
-			free(r);
-			r = NULL;
-		}
-		d->rec = r;
-	}
 	d->outer = t->scopes;
 	t->scopes = d;
 }
@@ -106,12 +119,12 @@ void urio_timeout_enter(urio_deadline *d, uint64_t ms)
 {
 	uint64_t now = urio__now_ns();
 	uint64_t ns = ms > UINT64_MAX / 1000000 ? UINT64_MAX : ms * 1000000;
-	enter(d, ns > UINT64_MAX - now ? UINT64_MAX : now + ns, now);
+	enter(d, ns > UINT64_MAX - now ? UINT64_MAX : now + ns);
 }
 
 void urio_timeout_enter_at(urio_deadline *d, uint64_t deadline_ns)
 {
-	enter(d, deadline_ns, urio__now_ns());
+	enter(d, deadline_ns);
 }
 
 static void pop(urio_task *t, urio_deadline *d)
@@ -165,7 +178,7 @@ void urio__scopes_abandon(urio_task *t)
 			"scope; closing it\n",
 		t->name, (unsigned long long)t->id);
 	for (urio_deadline *d = t->scopes; d; d = d->outer)
-		if (d->kind == KIND_DEADLINE && d->rec)
+		if (d->kind == URIO__SCOPE_DEADLINE && d->rec)
 			disarm(d->rec);
 	t->scopes = NULL;
 }
@@ -173,7 +186,7 @@ void urio__scopes_abandon(urio_task *t)
 void urio_shield_enter(urio_shield *s)
 {
 	urio_task *t = urio_self();
-	s->scope.kind = KIND_SHIELD;
+	s->scope.kind = URIO__SCOPE_SHIELD;
 	s->scope.rec = NULL;
 	s->scope.task = t;
 	if (!t)

@@ -1,6 +1,7 @@
 /* Cancel scopes: deadlines firing in sleep and in I/O, nesting (an inner
  * scope never extends an outer), level-triggered cancellation inside a
- * fired scope, shields, scopes exited on another worker. */
+ * fired scope, shields, scopes exited on another worker, deadlines acting
+ * at suspensions only. */
 #include <errno.h>
 #include <unistd.h>
 #include <urio.h>
@@ -92,6 +93,41 @@ static intptr_t not_fired(void *arg)
 	return 0;
 }
 
+static void busy_ms(uint64_t ms)
+{
+	for (uint64_t end = urio_now_ns() + ms * 1000000; urio_now_ns() < end;)
+		;
+}
+
+/* A deadline acts at suspensions (asyncio.timeout does the same): one that
+ * passes while the task computes fires at its next suspension, and a scope
+ * left without one reports nothing. */
+static intptr_t acts_at_suspensions(void *arg)
+{
+	urio_deadline d;
+	urio_timeout_enter(&d, 1);
+	busy_ms(3);
+	ASSERT_EQ(urio_timeout_exit(&d), 0);
+
+	urio_timeout_enter(&d, 1);
+	busy_ms(3);
+	ASSERT(urio_cancelled());
+	ASSERT_EQ(urio_sleep_ms(60000), -ECANCELED);
+	ASSERT_EQ(urio_timeout_exit(&d), -ETIMEDOUT);
+
+	urio_timeout_enter_at(&d, urio_now_ns() - 1); /* already past */
+	ASSERT_EQ(urio_nop(), -ECANCELED);
+	ASSERT_EQ(urio_timeout_exit(&d), -ETIMEDOUT);
+
+	/* armed at the first suspension, on whichever worker that is */
+	urio_timeout_enter(&d, 20);
+	urio_yield();
+	ASSERT_EQ(urio_sleep_ms(60000), -ECANCELED);
+	ASSERT_EQ(urio_timeout_exit(&d), -ETIMEDOUT);
+	ASSERT(!urio_cancelled());
+	return 0;
+}
+
 static intptr_t shielded(void *arg)
 {
 	urio_shield s;
@@ -131,7 +167,8 @@ int main(void)
 {
 	urio_config one = {.workers = 1}, two = {.workers = 2};
 	urio_fn cases[] = {fires_in_sleep, fires_in_read, covers_many_awaits,
-			   nested, not_fired, shield_main, many};
+			   nested, not_fired, shield_main, many,
+			   acts_at_suspensions};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		intptr_t r = -1;
 		ASSERT_EQ(urio_run(&one, cases[i], NULL, &r), 0);

@@ -21,6 +21,7 @@ typedef struct urio_deadline {
 	struct urio_deadline *outer;
 	void *rec;   /* the timer record, shared with the worker's heap */
 	void *task;
+	unsigned long long when; /* CLOCK_MONOTONIC ns */
 	int kind;
 	int err;
 } urio_deadline;
@@ -34,7 +35,8 @@ URIO_API void urio_timeout_enter(urio_deadline *d, uint64_t ms);
 /* Opens a scope with an absolute CLOCK_MONOTONIC deadline (urio_now_ns). */
 URIO_API void urio_timeout_enter_at(urio_deadline *d, uint64_t deadline_ns);
 /* Closes the scope: 0, -ETIMEDOUT if it fired, -EPERM if entered outside a
- * task, -ENOMEM if enter could not arm it. */
+ * task, -ENOMEM if its timer could not be armed. Like asyncio.timeout, a
+ * deadline acts at suspensions: a scope left without one never fires. */
 URIO_API int urio_timeout_exit(urio_deadline *d);
 /* Shields the code up to urio_shield_exit from outside cancellation. */
 URIO_API void urio_shield_enter(urio_shield *s);
