@@ -50,8 +50,9 @@ static inline void urio__spin_unlock(urio__spin *l)
 }
 
 /* --- stacks (stack.c) --------------------------------------------------- */
+#define URIO__POOL_MAX 1024 /* stacks in a worker's hot pool */
+
 struct urio__stack {
-	struct urio__stack *next; /* pool link */
 	char *lo;                 /* lowest usable byte (just above the guard) */
 	size_t size;              /* usable bytes below this header */
 	char *map;                /* whole mapping, guard included */
@@ -245,8 +246,10 @@ struct urio__worker {
 	struct urio__wait **heap; /* timer min-heap on when */
 	size_t nheap, heap_cap;
 
-	struct urio__stack *free_stacks;
-	unsigned nfree_stacks;
+	/* hot stack pool (stack.c): pointers, so moving a stack between
+	 * pools writes nothing into it, and its header stays read-only */
+	struct urio__stack *pool[URIO__POOL_MAX];
+	unsigned npool;
 
 	struct pollfd *pollfds;    /* poll backend: [0] is the wake eventfd */
 	struct urio__wait **pollv; /* ops waiting for readiness */

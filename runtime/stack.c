@@ -14,7 +14,10 @@
  * spawn+join pointer moves; past it, stacks wait in a process-wide cold list
  * (with their touched pages, a few KiB each) up to COLD_MAX, and are only
  * unmapped when the last runtime is freed. The descriptor sits at the top
- * of the mapping, so a stack costs no separate allocation.
+ * of the mapping, so a stack costs no separate allocation. Pools are arrays
+ * of pointers, not lists threaded through the stacks: when one worker
+ * spawns and another finishes (a fan-out), stacks cross between them in
+ * batches without a write to each one's cache lines.
  */
 #include <errno.h>
 #include <signal.h>
@@ -37,7 +40,6 @@
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13, absent from older headers */
 #endif
 
-#define POOL_MAX 1024   /* per worker */
 #define COLD_MAX 16384  /* process-wide */
 #define BATCH 32        /* stacks moved per cold-list visit */
 #define GUARD_SIZE (16u << 10)
@@ -47,7 +49,7 @@ static _Atomic long mprotect_stacks;
 static long map_limit;
 
 static urio__spin cold_lock;
-static struct urio__stack *cold;
+static struct urio__stack *cold[COLD_MAX];
 static unsigned ncold, runtimes;
 
 static size_t page_size(void)
@@ -125,7 +127,6 @@ static struct urio__stack *stack_map(size_t size)
 	}
 	struct urio__stack *s =
 		(struct urio__stack *)(map + map_size - sizeof(*s));
-	s->next = NULL;
 	s->map = map;
 	s->map_size = map_size;
 	s->guard = guard;
@@ -149,13 +150,14 @@ static void stack_unmap(struct urio__stack *s)
 	munmap(s->map, s->map_size);
 }
 
-/* Unlinks a stack of about size bytes from *list, or returns NULL. */
-static struct urio__stack *take(struct urio__stack **list, size_t size)
+/* Takes a stack of about size bytes out of arr[0..*n), newest first. */
+static struct urio__stack *take(struct urio__stack **arr, unsigned *n,
+				size_t size)
 {
-	for (struct urio__stack **pp = list; *pp; pp = &(*pp)->next) {
-		struct urio__stack *s = *pp;
+	for (unsigned i = *n; i-- > 0;) {
+		struct urio__stack *s = arr[i];
 		if (s->size >= size && s->size < size * 2) {
-			*pp = s->next;
+			arr[i] = arr[--*n];
 #ifdef URIO__ASAN
 			/* frames that never returned leave poison */
 			__asan_unpoison_memory_region(s->lo, s->size);
@@ -172,109 +174,75 @@ static struct urio__stack *take(struct urio__stack **list, size_t size)
 static void refill(struct urio__worker *w, size_t size)
 {
 	urio__spin_lock(&cold_lock);
-	for (int i = 0; i < BATCH; i++) {
-		struct urio__stack *s = take(&cold, size);
+	for (int i = 0; i < BATCH && w->npool < URIO__POOL_MAX; i++) {
+		struct urio__stack *s = take(cold, &ncold, size);
 		if (!s)
 			break;
-		ncold--;
-		s->next = w->free_stacks;
-		w->free_stacks = s;
-		w->nfree_stacks++;
+		w->pool[w->npool++] = s;
 	}
 	urio__spin_unlock(&cold_lock);
 }
 
 struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size)
 {
-	struct urio__stack *s = NULL;
+	struct urio__stack *s;
 	if (w) {
-		s = take(&w->free_stacks, size);
+		s = take(w->pool, &w->npool, size);
 		if (!s) {
 			refill(w, size);
-			s = take(&w->free_stacks, size);
+			s = take(w->pool, &w->npool, size);
 		}
-		if (s)
-			w->nfree_stacks--;
 	} else {
 		urio__spin_lock(&cold_lock);
-		s = take(&cold, size);
-		ncold -= s != NULL;
+		s = take(cold, &ncold, size);
 		urio__spin_unlock(&cold_lock);
 	}
 	return s ? s : stack_map(size);
 }
 
-/* Moves a list of stacks to the cold list; unmaps what does not fit. */
-static void to_cold(struct urio__stack *list)
+/* Moves n stacks to the cold list; unmaps what does not fit. */
+static void to_cold(struct urio__stack *const *arr, unsigned n)
 {
-	struct urio__stack *spill = NULL;
+	unsigned i = 0;
 	urio__spin_lock(&cold_lock);
-	while (list) {
-		struct urio__stack *s = list;
-		list = s->next;
-		if (ncold < COLD_MAX) {
-			s->next = cold;
-			cold = s;
-			ncold++;
-		} else {
-			s->next = spill;
-			spill = s;
-		}
-	}
+	for (; i < n && ncold < COLD_MAX; i++)
+		cold[ncold++] = arr[i];
 	urio__spin_unlock(&cold_lock);
-	while (spill) {
-		struct urio__stack *s = spill;
-		spill = s->next;
-		stack_unmap(s);
-	}
+	for (; i < n; i++)
+		stack_unmap(arr[i]);
 }
 
 void urio__stack_put(struct urio__worker *w, struct urio__stack *s)
 {
 	if (!w) {
-		s->next = NULL;
-		to_cold(s);
+		to_cold(&s, 1);
 		return;
 	}
-	s->next = w->free_stacks;
-	w->free_stacks = s;
-	if (++w->nfree_stacks < POOL_MAX)
-		return;
-	/* full: hand a batch to the cold list for the spawning workers */
-	struct urio__stack *batch = NULL;
-	for (int i = 0; i < BATCH && w->free_stacks; i++) {
-		struct urio__stack *b = w->free_stacks;
-		w->free_stacks = b->next;
-		w->nfree_stacks--;
-		b->next = batch;
-		batch = b;
+	if (w->npool == URIO__POOL_MAX) {
+		/* full: the oldest batch goes to the spawning workers */
+		to_cold(w->pool, BATCH);
+		w->npool -= BATCH;
+		memmove(w->pool, w->pool + BATCH, w->npool * sizeof(*w->pool));
 	}
-	to_cold(batch);
+	w->pool[w->npool++] = s;
 }
 
 void urio__stack_pool_free(struct urio__worker *w)
 {
-	to_cold(w->free_stacks);
-	w->free_stacks = NULL;
-	w->nfree_stacks = 0;
+	to_cold(w->pool, w->npool);
+	w->npool = 0;
 }
 
 void urio__stacks_runtime(int delta)
 {
-	struct urio__stack *list = NULL;
 	urio__spin_lock(&cold_lock);
 	runtimes += (unsigned)delta;
 	if (runtimes == 0) {
-		list = cold;
-		cold = NULL;
-		ncold = 0;
+		/* no runtime left to spawn from or return to cold */
+		while (ncold)
+			stack_unmap(cold[--ncold]);
 	}
 	urio__spin_unlock(&cold_lock);
-	while (list) {
-		struct urio__stack *s = list;
-		list = s->next;
-		stack_unmap(s);
-	}
 }
 
 /* --- stack overflow report ----------------------------------------------
