@@ -196,10 +196,12 @@ void BM_randread_direct_urio(benchmark::State &state)
 BENCHMARK(BM_randread_direct_urio)->ArgName("workers")->Arg(1)->Arg(0)
 	->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 
-// Time-based like the urio runs: kDirectMs of reads, one iteration.
-void BM_randread_direct_raw_liburing(benchmark::State &state)
+// Time-based like the urio runs, one iteration; flags: O_DIRECT or 0.
+void raw_liburing(benchmark::State &state, int flags)
 {
-	int fd = open(file_path().c_str(), O_RDONLY | O_DIRECT);
+	if (!(flags & O_DIRECT))
+		warm_cache();
+	int fd = open(file_path().c_str(), O_RDONLY | flags);
 	struct io_uring ring;
 	struct io_uring_params p = {};
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
@@ -225,7 +227,8 @@ void BM_randread_direct_raw_liburing(benchmark::State &state)
 		for (unsigned i = 0; i < kTasks; i++)
 			queue(i);
 		unsigned inflight = kTasks;
-		uint64_t end = urio_now_ns() + kDirectMs * 1000000ull;
+		unsigned ms = flags & O_DIRECT ? kDirectMs : kWarmMs;
+		uint64_t end = urio_now_ns() + ms * 1000000ull;
 		bool more = true;
 		while (inflight) {
 			io_uring_submit_and_wait(&ring, 1);
@@ -252,7 +255,20 @@ void BM_randread_direct_raw_liburing(benchmark::State &state)
 	close(fd);
 	state.counters["iops"] = rate(static_cast<double>(reads));
 }
+
+void BM_randread_direct_raw_liburing(benchmark::State &state)
+{
+	raw_liburing(state, O_DIRECT);
+}
 BENCHMARK(BM_randread_direct_raw_liburing)->UseRealTime()->Iterations(1)
+	->Unit(benchmark::kMillisecond);
+
+// The floor for the warm urio runs: the kernel's io_uring read path.
+void BM_randread_warm_raw_liburing(benchmark::State &state)
+{
+	raw_liburing(state, 0);
+}
+BENCHMARK(BM_randread_warm_raw_liburing)->UseRealTime()->Iterations(1)
 	->Unit(benchmark::kMillisecond);
 
 void blocking(benchmark::State &state, int flags)

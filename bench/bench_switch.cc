@@ -15,6 +15,8 @@
 //  - boost.context: boost::context::fiber, resume() into a fiber that
 //    resumes straight back. A bare stack swap with no scheduler: the peer
 //    urio's switch is held against.
+//  - urio's bare switch: the same two-context hand-off on urio__ctx_switch,
+//    no scheduler, to tell the primitive from the run-queue work.
 //  - mutex + condvar: two threads taking turns, the blocking equivalent.
 //    Pinned to one CPU each hand-off is a kernel context switch (futex
 //    wake + wait); unpinned on two CPUs it is a cross-CPU wake-up, which in
@@ -28,6 +30,7 @@
 #include <mutex>
 #include <thread>
 
+#include "bare_switch.h"
 #include "common.h"
 
 namespace {
@@ -89,6 +92,20 @@ void BM_switch_boost_context(benchmark::State &state)
 	count_switches(state);
 }
 BENCHMARK(BM_switch_boost_context)->UseRealTime();
+
+// urio's switch primitive with no scheduler (bare_switch.c).
+void BM_switch_urio_bare(benchmark::State &state)
+{
+	if (bare_switch_start() < 0) {
+		state.SkipWithError("no memory");
+		return;
+	}
+	for (auto _ : state)
+		bare_switch_round();
+	bare_switch_stop();
+	count_switches(state);
+}
+BENCHMARK(BM_switch_urio_bare)->UseRealTime();
 
 // Two threads take turns under one mutex; `turn` says whose it is.
 void condvar_pingpong(benchmark::State &state, bool one_cpu)

@@ -324,10 +324,23 @@ def main():
         p = rr("BM_randread_direct_pread")
         return si(u, "IOPS"), si(p, "IOPS"), f"{u / p:.1f}x faster", "", None
 
+    def ref_raw_warm():
+        u = rr("BM_randread_warm_urio/workers:1")
+        r_ = rr("BM_randread_warm_raw_liburing")
+        p = rr("BM_randread_warm_pread")
+        return (si(u, "IOPS"), si(r_, "IOPS") + " raw",
+                f"{x(u / r_)}; raw vs pread {x(r_ / p)}", "", None)
+
     def ref_psync():
         p = rr("BM_randread_warm_pread")
         f = fio_iops(r, "fio_psync.json")
         return "", f"{si(p, 'IOPS')} vs fio {si(f, 'IOPS')}", "", "", None
+
+    def ref_bare():
+        u, p = sw("BM_switch_boost_context")
+        b = pick(bench("switch"), "BM_switch_urio_bare", "switch") * 1e9
+        return (dur(b), dur(p), f"{x(b / p)} the time; urio_yield adds "
+                f"{u - b:.0f} ns of run queue", "", None)
 
     def ref_condvar_2cpu():
         u, p = sw("BM_switch_condvar_2cpu")
@@ -362,8 +375,12 @@ def main():
           "batch, vs fio", ref_raw_direct)
     t.add("(ref) O_DIRECT: 32 tasks, default workers vs blocking pread loop",
           ref_direct_pread)
+    t.add("(ref) warm, 1 worker: urio vs raw liburing at depth 32 (the "
+          "kernel's io_uring read path is the floor)", ref_raw_warm)
     t.add("(ref) warm: blocking pread loop vs fio psync (both 1 thread)",
           ref_psync)
+    t.add("(ref) one-way switch: urio's bare switch (no scheduler) vs "
+          "boost.context", ref_bare)
     t.add("(ref) one-way switch: urio_yield vs condvar threads on 2 CPUs",
           ref_condvar_2cpu)
     t.add("(ref) spawn+run+join, default workers vs pthread", ref_spawn_all)
