@@ -30,13 +30,6 @@ static int ready_fds[2]; /* holds one byte: reads and polls complete */
 static int listen_fd, sock_pair[2];
 static urio_rt *rt;      /* the runtime the cases run on */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Level-triggered: after the cancelled op, every suspension fails at once,
  * even ones that would complete at once (ready_fds has data), so a
  * regression fails here instead of hanging. */
@@ -196,28 +189,11 @@ static intptr_t pinned(void *arg)
 	return p->fn(p->arg);
 }
 
-static void spin_until(atomic_int *flag)
-{
-	uint64_t end = now_ms() + 20000;
-	while (!atomic_load(flag)) {
-		ASSERT(now_ms() < end); /* the other worker never ran it */
-		sched_yield(); /* the thread, not the task: lets the other
-				* worker's thread run on a shared CPU */
-	}
-}
-
-static uint64_t parks(void)
-{
-	urio_stats st;
-	urio_rt_stats(rt, &st);
-	return st.parks;
-}
-
 /* Spawns p's task, which can only start on the other worker. */
 static uint64_t parks_before_spawn;
 static urio_task *spawn_pinned(struct pinned *p)
 {
-	parks_before_spawn = parks();
+	parks_before_spawn = parks_of(rt);
 	urio_task *t = urio_spawn(pinned, p);
 	ASSERT(t);
 	spin_until(&p->started);
@@ -225,20 +201,10 @@ static urio_task *spawn_pinned(struct pinned *p)
 	return t;
 }
 
-/* Best effort: spins until the other worker parks after the count p0
- * (this one never parks: it spins), so it waits in whatever its tasks
- * suspended in. The assertions hold either way. */
-static void spin_until_parks_beyond(uint64_t p0)
-{
-	uint64_t end = now_ms() + 2000;
-	while (parks() == p0 && now_ms() < end)
-		sched_yield();
-}
-
 /* The count is taken before the spawn, as the park may precede our look. */
 static void spin_until_other_parks(void)
 {
-	spin_until_parks_beyond(parks_before_spawn);
+	spin_until_parks_beyond(rt, parks_before_spawn);
 }
 
 static intptr_t from_other_worker(void *arg)
@@ -574,11 +540,11 @@ static intptr_t stale_cancel_vs_shield(void *arg)
 		ASSERT_EQ(write(s.a[1], "a", 1), 1);
 		spin_until(&s.reader_queued);
 		ASSERT_EQ(urio_cancel(r), 0); /* a message: r waits over there */
-		uint64_t p0 = parks();
+		uint64_t p0 = parks_of(rt);
 		atomic_store(&s.cancel_sent, 1);
 		/* b stays empty until that worker went idle, so a wrongly
 		 * cancelled poll cannot have completed first */
-		spin_until_parks_beyond(p0);
+		spin_until_parks_beyond(rt, p0);
 		ASSERT_EQ(write(s.b[1], "b", 1), 1);
 		intptr_t res = -1;
 		ASSERT_EQ(urio_join(r, &res), -ECANCELED);

@@ -10,20 +10,6 @@
 
 #include "test.h"
 
-/* Polls cond every millisecond, for 10 s at most (never a timing check:
- * only a bound on a hang). */
-#define POLL(cond)                                                          \
-	do {                                                                \
-		int n_ = 0;                                                 \
-		while (!(cond)) {                                           \
-			ASSERT(++n_ < 10000);                               \
-			if (urio_self())                                    \
-				urio_sleep_ms(1);                           \
-			else                                                \
-				usleep(1000);                               \
-		}                                                           \
-	} while (0)
-
 static const urio_config two = {.workers = 2};
 
 static void basics(void)

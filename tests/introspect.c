@@ -24,13 +24,6 @@
 
 extern char **environ;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The first line of text containing needle, copied into line. */
 static bool line_with(const char *text, const char *needle, char *line,
 		      size_t len)

@@ -15,18 +15,6 @@
 
 #include "test.h"
 
-#define POLL(cond)                                                          \
-	do {                                                                \
-		int n_ = 0;                                                 \
-		while (!(cond)) {                                           \
-			ASSERT(++n_ < 10000);                               \
-			if (urio_self())                                    \
-				urio_sleep_ms(1);                           \
-			else                                                \
-				usleep(1000);                               \
-		}                                                           \
-	} while (0)
-
 static urio_exec_stats stats_of(urio_executor *e)
 {
 	urio_exec_stats st;

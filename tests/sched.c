@@ -31,45 +31,12 @@
 
 static urio_rt *rt; /* the 2-worker runtime every case runs on */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* --- placement forced by a hog ---------------------------------------
  * A task that spins without suspending keeps its worker busy, so a task it
  * spawns can only run on the other worker (stolen from the hog's queue).
  * spin_until spins until the spawned task reports running there; the bound
  * is a liveness guard (an idle worker must take queued work), not a
  * timing assertion. */
-static void spin_until(atomic_int *flag)
-{
-	uint64_t end = now_ms() + 20000;
-	while (!atomic_load(flag)) {
-		ASSERT(now_ms() < end); /* the other worker never ran it */
-		sched_yield(); /* the thread, not the task: lets the other
-				* worker's thread run on a shared CPU */
-	}
-}
-
-static uint64_t parks(void)
-{
-	urio_stats st;
-	urio_rt_stats(rt, &st);
-	return st.parks;
-}
-
-/* Spins until the other worker parks after parks0 (taken before the
- * spawn: the park may come before we look); it then waits in whatever
- * the pinned task suspended in. Best effort: the assertions hold anyway. */
-static void spin_until_other_parks(uint64_t parks0)
-{
-	uint64_t end = now_ms() + 2000;
-	while (parks() == parks0 && now_ms() < end)
-		sched_yield();
-}
 
 struct pinned {
 	int fd;
@@ -95,11 +62,11 @@ static intptr_t woken_from_other_worker(void *arg)
 		int p[2];
 		ASSERT_EQ(pipe(p), 0);
 		struct pinned pin = {.fd = p[0]};
-		uint64_t parks0 = parks();
+		uint64_t parks0 = parks_of(rt);
 		urio_task *r = urio_spawn(pinned_reader, &pin);
 		ASSERT(r);
 		spin_until(&pin.started);
-		spin_until_other_parks(parks0);
+		spin_until_parks_beyond(rt, parks0);
 		ASSERT(pin.worker != urio_worker_index());
 		ASSERT_EQ(urio_write(p[1], "wake", 4, -1), 4);
 		intptr_t res = 0;

@@ -4,9 +4,15 @@
 #define URIO_TEST_H
 
 #include <dirent.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <urio/runtime.h>
 
 #define T_SKIP 77
 
@@ -38,6 +44,54 @@
 			exit(1);                                            \
 		}                                                           \
 	} while (0)
+
+/* Polls cond every millisecond, for 10 s at most (never a timing check:
+ * only a bound on a hang); sleeps as a task inside one. */
+#define POLL(cond)                                                          \
+	do {                                                                \
+		int n_ = 0;                                                 \
+		while (!(cond)) {                                           \
+			ASSERT(++n_ < 10000);                               \
+			if (urio_self())                                    \
+				urio_sleep_ms(1);                           \
+			else                                                \
+				usleep(1000);                               \
+		}                                                           \
+	} while (0)
+
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Spins the thread (not the task: the other worker's thread may share the
+ * CPU) until *flag is set: a liveness bound, not a timing check. */
+static inline void spin_until(atomic_int *flag)
+{
+	uint64_t end = now_ms() + 20000;
+	while (!atomic_load(flag)) {
+		ASSERT(now_ms() < end); /* the other worker never ran it */
+		sched_yield();
+	}
+}
+
+static inline uint64_t parks_of(urio_rt *rt)
+{
+	urio_stats st;
+	urio_rt_stats(rt, &st);
+	return st.parks;
+}
+
+/* Best effort: spins until rt's parks pass p0 (the other worker parked, so
+ * it waits in whatever its tasks suspended in). Assertions hold anyway. */
+static inline void spin_until_parks_beyond(urio_rt *rt, uint64_t p0)
+{
+	uint64_t end = now_ms() + 2000;
+	while (parks_of(rt) == p0 && now_ms() < end)
+		sched_yield();
+}
 
 /* Entries of a /proc directory: open fds, threads. */
 static inline int test_count_dir(const char *path)
