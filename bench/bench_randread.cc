@@ -86,6 +86,27 @@ void warm_cache()
 	close(fd);
 }
 
+// Drops the file from the page cache: an O_DIRECT read of a cached block
+// first has the kernel invalidate it, so every O_DIRECT run, ours and
+// fio's (tools/bench.sh), starts from an uncached file, the same state.
+void drop_cache()
+{
+	int fd = open(file_path().c_str(), O_RDONLY);
+	if (fd < 0)
+		return;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
+// Each run starts from the page-cache state it is named for.
+void prepare_cache(int flags)
+{
+	if (flags & O_DIRECT)
+		drop_cache();
+	else
+		warm_cache();
+}
+
 // xorshift64: a different sequence per task, uniform over the blocks
 inline off_t next_off(uint64_t &x)
 {
@@ -175,8 +196,7 @@ intptr_t randread(void *arg)
 void urio_bench(benchmark::State &state, int flags, unsigned ms)
 {
 	Cfg c{flags, ms};
-	if (!(flags & O_DIRECT))
-		warm_cache();
+	prepare_cache(flags);
 	run_in_urio(state, static_cast<unsigned>(state.range(0)), randread, &c);
 }
 
@@ -199,8 +219,7 @@ BENCHMARK(BM_randread_direct_urio)->ArgName("workers")->Arg(1)->Arg(0)
 // Time-based like the urio runs, one iteration; flags: O_DIRECT or 0.
 void raw_liburing(benchmark::State &state, int flags)
 {
-	if (!(flags & O_DIRECT))
-		warm_cache();
+	prepare_cache(flags);
 	int fd = open(file_path().c_str(), O_RDONLY | flags);
 	struct io_uring ring;
 	struct io_uring_params p = {};
@@ -273,8 +292,7 @@ BENCHMARK(BM_randread_warm_raw_liburing)->UseRealTime()->Iterations(1)
 
 void blocking(benchmark::State &state, int flags)
 {
-	if (!(flags & O_DIRECT))
-		warm_cache();
+	prepare_cache(flags);
 	int fd = open(file_path().c_str(), O_RDONLY | flags);
 	void *buf = nullptr;
 	if (fd < 0 || posix_memalign(&buf, kBlock, kBlock)) {

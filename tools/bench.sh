@@ -69,6 +69,10 @@ if [ -f "$URIO_BENCH_FILE" ]; then
 	# fio, like each benchmark, is run $reps times and the median taken.
 	for i in $(seq "$reps"); do
 		say "running fio io_uring O_DIRECT iodepth 32 (5 s, $i/$reps)"
+		# from an uncached file, like bench_randread's O_DIRECT runs
+		python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$URIO_BENCH_FILE"
 		fio --name=direct --filename="$URIO_BENCH_FILE" \
 			--ioengine=io_uring --direct=1 --rw=randread --bs=4k \
 			--iodepth=32 --norandommap --runtime=5 --time_based \
