@@ -282,31 +282,6 @@ static void dump_race(void)
 
 /* --- the socket: lifecycle, errors --------------------------------------- */
 
-/* Threads of ours: io_uring's kernel workers (iou-*) come and go. */
-static int count_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-	ASSERT(d);
-	while ((e = readdir(d))) {
-		char path[300], comm[32] = "";
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 e->d_name);
-		FILE *f = fopen(path, "r");
-		if (f) {
-			if (!fgets(comm, sizeof(comm), f))
-				comm[0] = 0;
-			fclose(f);
-		}
-		n += strncmp(comm, "iou-", 4) != 0;
-	}
-	closedir(d);
-	return n;
-}
-
 static char *query(pid_t pid, const char *cmd, int *err)
 {
 	char *buf = NULL;
@@ -339,7 +314,7 @@ static void socket_lifecycle(void)
 	char path[108];
 	int err;
 	ASSERT_EQ(urio_introspect_path(getpid(), path, sizeof(path)), 0);
-	int fds = test_count_dir("/proc/self/fd"), threads = count_threads();
+	int fds = test_count_dir("/proc/self/fd"), threads = test_count_threads();
 	urio_config on = {.workers = 2, .flags = URIO_CFG_INTROSPECT};
 	urio_config off = {.workers = 1};
 	for (int cycle = 0; cycle < 3; cycle++) {
@@ -380,7 +355,7 @@ static void socket_lifecycle(void)
 		free(query(getpid(), "ps", &err));
 		ASSERT_EQ(err, -ENOENT);
 		ASSERT_EQ(test_count_dir("/proc/self/fd"), fds);
-		ASSERT_EQ(count_threads(), threads);
+		POLL(test_count_threads() == threads); /* see shutdown.c */
 	}
 }
 

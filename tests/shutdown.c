@@ -215,7 +215,7 @@ int main(void)
 	intptr_t r = 0;
 	ASSERT_EQ(urio_run(NULL, main_leaves_tasks, NULL, &r), 0);
 	int fd0 = test_count_dir("/proc/self/fd");
-	int th0 = test_count_dir("/proc/self/task");
+	int th0 = test_count_threads();
 
 	const urio_config cfgs[] = {
 		{.workers = 1},
@@ -227,11 +227,14 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
 		cycle(&cfgs[i]);
 		ASSERT_EQ(test_count_dir("/proc/self/fd"), fd0);
-		ASSERT_EQ(test_count_dir("/proc/self/task"), th0);
+		/* a joined thread can linger in /proc for a moment after
+		 * pthread_join returns (the kernel reaps it after waking the
+		 * joiner): a leak never goes, a reaped thread does */
+		POLL(test_count_threads() == th0);
 	}
 	stacks_unmapped();
 	ASSERT_EQ(test_count_dir("/proc/self/fd"), fd0);
-	ASSERT_EQ(test_count_dir("/proc/self/task"), th0);
+	POLL(test_count_threads() == th0);
 
 	/* the fds still work: cancelled ops consumed nothing */
 	ASSERT_EQ(write(fds[1], "x", 1), 1);

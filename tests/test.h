@@ -106,4 +106,31 @@ static inline int test_count_dir(const char *path)
 	return n;
 }
 
+/* Threads of ours: io_uring's kernel workers (iou-wrk-*, iou-sqp-*) join
+ * the thread group and leave it on their own schedule, after the ring is
+ * gone, so they are not counted. */
+static inline int test_count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+	ASSERT(d);
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "";
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = 0;
+			fclose(f);
+		}
+		n += strncmp(comm, "iou-", 4) != 0;
+	}
+	closedir(d);
+	return n;
+}
+
 #endif
