@@ -173,21 +173,9 @@ void BM_offload_round_trip(benchmark::State &state)
 BENCHMARK(BM_offload_round_trip)->Arg(1)->Arg(2)->UseRealTime()
 	->Unit(benchmark::kMicrosecond);
 
-void *empty_thread(void *)
-{
-	return nullptr;
-}
-
 void BM_pthread_create_join(benchmark::State &state)
 {
-	for (auto _ : state) {
-		pthread_t th;
-		if (pthread_create(&th, nullptr, empty_thread, nullptr) ||
-		    pthread_join(th, nullptr)) {
-			state.SkipWithError("pthread_create failed");
-			break;
-		}
-	}
+	pthread_create_join_loop(state);
 	state.counters["calls"] =
 		rate(static_cast<double>(state.iterations()));
 }

@@ -44,21 +44,9 @@ void BM_spawn_join_urio_all_workers(benchmark::State &state)
 }
 BENCHMARK(BM_spawn_join_urio_all_workers)->UseRealTime();
 
-void *empty_thread(void *)
-{
-	return nullptr;
-}
-
 void BM_spawn_join_pthread(benchmark::State &state)
 {
-	for (auto _ : state) {
-		pthread_t th;
-		if (pthread_create(&th, nullptr, empty_thread, nullptr) ||
-		    pthread_join(th, nullptr)) {
-			state.SkipWithError("pthread_create failed");
-			break;
-		}
-	}
+	pthread_create_join_loop(state);
 	state.counters["tasks"] = rate(static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_spawn_join_pthread)->UseRealTime();

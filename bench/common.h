@@ -19,6 +19,7 @@
 #define URIO_BENCH_COMMON_H
 
 #include <benchmark/benchmark.h>
+#include <pthread.h>
 #include <urio.h>
 
 #include <cstdint>
@@ -72,6 +73,25 @@ inline void run_in_urio(benchmark::State &state, unsigned workers,
 inline benchmark::Counter rate(double v)
 {
 	return benchmark::Counter(v, benchmark::Counter::kIsRate);
+}
+
+inline void *bench_empty_thread(void *)
+{
+	return nullptr;
+}
+
+// The blocking equivalent of a spawn or an offload: a thread per call,
+// created and joined, once per iteration.
+inline void pthread_create_join_loop(benchmark::State &state)
+{
+	for (auto _ : state) {
+		pthread_t th;
+		if (pthread_create(&th, nullptr, bench_empty_thread, nullptr) ||
+		    pthread_join(th, nullptr)) {
+			state.SkipWithError("pthread_create failed");
+			break;
+		}
+	}
 }
 
 #endif

@@ -361,6 +361,16 @@ static int print_failure(FILE *out, int err)
 	return err;
 }
 
+/* Takes the snapshot a dump to *out (NULL: stdout) prints; a failure is
+ * said there and returned. */
+static int dump_begin(FILE **out, struct snap *s)
+{
+	if (!*out)
+		*out = stdout;
+	int err = snap_take(s);
+	return err < 0 ? print_failure(*out, err) : 0;
+}
+
 /* One row of the table, without trailing blanks. */
 static void print_line(FILE *out, const char *id, const char *parent,
 		       const char *name, const char *state, const char *on,
@@ -381,12 +391,10 @@ static void print_line(FILE *out, const char *id, const char *parent,
 
 int urio_dump_tasks(FILE *out)
 {
-	if (!out)
-		out = stdout;
 	struct snap s;
-	int err = snap_take(&s);
+	int err = dump_begin(&out, &s);
 	if (err < 0)
-		return print_failure(out, err);
+		return err;
 	fprintf(out, "pid %d: %u runtime%s, %zu task%s\n", (int)getpid(),
 		s.nrts, s.nrts == 1 ? "" : "s", s.ntasks,
 		s.ntasks == 1 ? "" : "s");
@@ -523,12 +531,10 @@ out:
 
 int urio_print_call_graph(FILE *out)
 {
-	if (!out)
-		out = stdout;
 	struct snap s;
-	int err = snap_take(&s);
+	int err = dump_begin(&out, &s);
 	if (err < 0)
-		return print_failure(out, err);
+		return err;
 	for (unsigned i = 0; i < s.nrts && !err; i++) {
 		if (i)
 			fputc('\n', out);
