@@ -51,6 +51,8 @@ static ssize_t ret(ssize_t r)
 
 int urio__fb_blocking_check(void)
 {
+	if (!urio_self()) /* as on the ring: I/O calls are for tasks */
+		return -EPERM;
 	return urio_cancelled() ? -ECANCELED : 0;
 }
 

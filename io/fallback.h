@@ -10,8 +10,9 @@
 #include "../runtime/internal.h"
 
 int urio__fb_poll(int fd, short events);
-/* -ECANCELED if the calling task is cancelled, else 0: checked before a
- * call that simply blocks (open, close, fsync, statx, socket). */
+/* -EPERM outside a task, -ECANCELED if the calling task is cancelled,
+ * else 0: checked before a call that simply blocks (open, close, fsync,
+ * statx, socket). */
 int urio__fb_blocking_check(void);
 ssize_t urio__fb_rw(int fd, void *buf, size_t len, off_t off, bool wr);
 ssize_t urio__fb_rwv(int fd, const struct iovec *iov, int n, off_t off,

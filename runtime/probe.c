@@ -3,9 +3,11 @@
  * kernel, and older kernels fewer than the headers). Kept in one struct
  * that urio_print_features and urio-ps show. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "op.h"
 
 struct urio__features urio__feat;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -49,6 +51,21 @@ static bool msg_ring_works(unsigned flags)
 	return ok;
 }
 
+/* URIO_DISABLE_OPS=open,close,... (urio-ps names) masks ops the way a
+ * kernel without them would, so the fallbacks run (and are tested) on a
+ * kernel that has every op. */
+static void mask_ops(void)
+{
+	const char *env = getenv("URIO_DISABLE_OPS");
+	for (int op = 0; env && op < IORING_OP_LAST; op++) {
+		const char *name = urio__op_name(op);
+		size_t n = strlen(name);
+		for (const char *p = env; (p = strstr(p, name)); p += n)
+			if ((p == env || p[-1] == ',') && (!p[n] || p[n] == ','))
+				urio__feat.op[op] = false;
+	}
+}
+
 static void probe(void)
 {
 	struct io_uring ring;
@@ -64,6 +81,7 @@ static void probe(void)
 			urio__feat.op[op] = io_uring_opcode_supported(pr, op);
 		io_uring_free_probe(pr);
 	}
+	mask_ops();
 	io_uring_queue_exit(&ring);
 	unsigned defer = IORING_SETUP_SINGLE_ISSUER |
 			 IORING_SETUP_DEFER_TASKRUN;
