@@ -4,7 +4,7 @@
  * Flags, tried in order (DESIGN.md: a default ring cost about twice the
  * server CPU per echo request of a DEFER_TASKRUN one on this machine):
  *   SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG (6.1+): task work runs
- *                                  only when we reap; the flag says some waits
+ *       only when we reap; the flag shows when completions wait for that
  *   COOP_TASKRUN | TASKRUN_FLAG    (5.19+): no IPI per completion
  *   none
  * The CQ is four times the SQ so bursts rarely overflow; with
