@@ -311,8 +311,27 @@ struct urio_rt {
 	int start_err;
 };
 
-struct urio__worker *urio__cur_worker(void);
 void urio__set_cur_worker(struct urio__worker *w);
+#if defined(__x86_64__)
+extern __thread struct urio__worker *urio__tls_worker
+	__attribute__((tls_model("initial-exec"), visibility("hidden")));
+/* The worker running this code. A task may resume on another thread, so
+ * the compiler must not reuse a thread pointer computed before a switch
+ * (ClickHouse/silk#66, QEMU coroutine-tls.h): the asm is volatile, reads
+ * %fs afresh each time, and is inlined (a call per use cost ~3 ns of a
+ * 36 ns yield). */
+static inline __attribute__((always_inline)) struct urio__worker *
+urio__cur_worker(void)
+{
+	struct urio__worker *w;
+	__asm__ volatile("movq urio__tls_worker@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0"
+			 : "=r"(w)::"memory");
+	return w;
+}
+#else
+struct urio__worker *urio__cur_worker(void);
+#endif
 void *urio__worker_main(void *arg);
 /* Makes t runnable. On a worker it goes to that worker's LIFO slot (a wake)
  * or queue tail (a spawn); elsewhere to the global queue. */
@@ -329,9 +348,6 @@ void urio__worker_msg(struct urio__worker *target, struct urio__msg *m);
 void urio__sched_loop(struct urio__worker *w);
 /* Runs the pending post-switch action of w, if any (see post_task). */
 void urio__run_post(struct urio__worker *w);
-/* The next local task to switch to directly, or NULL when the scheduler
- * should run (queue empty, or time to poll the ring / global queue). */
-urio_task *urio__next_direct(struct urio__worker *w);
 
 /* wake_eventfd.c / wake_msgring.c: one tiny interface, picked at start */
 int urio__wake_eventfd_init(struct urio__worker *w);
@@ -409,7 +425,7 @@ int32_t urio__wait_end(struct urio__wait *w, void (*after)(void *),
 		       void *arg);
 /* Withdraws a wait begun but never suspended in (registration failed). */
 void urio__wait_abort(struct urio__wait *w);
-/* Switches from the current task to the scheduler. */
+/* Switches from the current task to the next one or the scheduler. */
 void urio__suspend(int post, void (*after)(void *), void *arg);
 enum { URIO__POST_PARK, URIO__POST_YIELD, URIO__POST_EXIT };
 

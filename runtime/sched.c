@@ -323,19 +323,44 @@ void urio__run_post(struct urio__worker *w)
 	}
 }
 
-urio_task *urio__next_direct(struct urio__worker *w)
+/* The next local task to switch to directly, or NULL when the scheduler
+ * should run: the queue is empty, or the next tick is one of the periodic
+ * ring / global-queue checks, which find_work makes. */
+static urio_task *next_direct(struct urio__worker *w)
 {
-	/* every few ticks the scheduler polls the ring and global queue */
-	if (++w->tick % URIO__POLL_EVERY == 0 || w->tick % URIO__GLOBAL_EVERY == 0)
-		return NULL;
-	/* a yielding task goes behind the queue: take only what is queued */
-	if (w->post == URIO__POST_YIELD && !urio__runq_len(&w->runq) &&
-	    !atomic_load_explicit(&w->runnext, memory_order_relaxed))
+	uint64_t tick = w->tick + 1;
+	if (tick % URIO__POLL_EVERY == 0 || tick % URIO__GLOBAL_EVERY == 0)
 		return NULL;
 	urio_task *t = local_next(w);
-	if (t)
+	if (t) {
+		w->tick = tick;
 		stop_spinning(w);
+	}
 	return t;
+}
+
+/* Switches away from the current task. With another task ready in the
+ * local queue it switches straight to it (one switch instead of two, no
+ * scheduler pass); that task then runs our post action (unlock-after-
+ * switch still holds: it runs once this stack is saved). */
+void urio__suspend(int post, void (*after)(void *), void *arg)
+{
+	struct urio__worker *w = urio__cur_worker();
+	urio_task *t = w->cur;
+	w->post_task = t;
+	w->post = post;
+	w->post_fn = after;
+	w->post_arg = arg;
+	bool exiting = post == URIO__POST_EXIT;
+	urio_task *next = next_direct(w);
+	if (next) {
+		atomic_store_explicit(&w->cur, next, memory_order_relaxed);
+		urio__switch_task_to_task(t, next, exiting);
+	} else {
+		urio__switch_to_sched(w, t, exiting);
+	}
+	/* resumed, perhaps on another worker: finish whoever switched here */
+	urio__run_post(urio__cur_worker());
 }
 
 static void run(struct urio__worker *w, urio_task *t)

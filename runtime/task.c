@@ -235,30 +235,6 @@ void urio__task_finish(struct urio__worker *w, urio_task *t)
 
 /* --- the suspension protocol --------------------------------------------- */
 
-/* Switches away from the current task. With another task ready in the
- * local queue it switches straight to it (one switch instead of two, no
- * scheduler pass); that task then runs our post action (unlock-after-
- * switch still holds: it runs once this stack is saved). */
-void urio__suspend(int post, void (*after)(void *), void *arg)
-{
-	struct urio__worker *w = urio__cur_worker();
-	urio_task *t = w->cur;
-	w->post_task = t;
-	w->post = post;
-	w->post_fn = after;
-	w->post_arg = arg;
-	bool exiting = post == URIO__POST_EXIT;
-	urio_task *next = urio__next_direct(w);
-	if (next) {
-		atomic_store_explicit(&w->cur, next, memory_order_relaxed);
-		urio__switch_task_to_task(t, next, exiting);
-	} else {
-		urio__switch_to_sched(w, t, exiting);
-	}
-	/* resumed, perhaps on another worker: finish whoever switched here */
-	urio__run_post(urio__cur_worker());
-}
-
 static void cancel_owned(struct urio__wait *w)
 {
 	struct urio__worker *me = urio__cur_worker();

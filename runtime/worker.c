@@ -11,22 +11,24 @@
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call in
  * the PIC library, paid on every switch (liburio is linked, not dlopened) */
-static __thread struct urio__worker *cur_worker
+__thread struct urio__worker *urio__tls_worker
 	__attribute__((tls_model("initial-exec")));
 
+#if !defined(__x86_64__)
 /* noinline + compiler barrier: a task may resume on another thread, so the
  * TLS address must be computed afresh on every call, never cached by the
  * caller across a switch (ClickHouse/silk#66, QEMU coroutine-tls.h). */
 __attribute__((noinline)) struct urio__worker *urio__cur_worker(void)
 {
 	__asm__ volatile("" ::: "memory");
-	return cur_worker;
+	return urio__tls_worker;
 }
+#endif
 
 __attribute__((noinline)) void urio__set_cur_worker(struct urio__worker *w)
 {
 	__asm__ volatile("" ::: "memory");
-	cur_worker = w;
+	urio__tls_worker = w;
 }
 
 static void send_wake(struct urio__worker *target)
