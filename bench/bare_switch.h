@@ -4,7 +4,8 @@
 extern "C" {
 #endif
 int bare_switch_start(void);  /* 0, or -1 without memory */
-void bare_switch_round(void); /* there and back: two one-way switches */
+/* n one-way switches between the two contexts, then back to the caller */
+void bare_switch_rounds(unsigned n);
 void bare_switch_stop(void);
 #ifdef __cplusplus
 }
