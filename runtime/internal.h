@@ -51,6 +51,7 @@ static inline void urio__spin_unlock(urio__spin *l)
 
 /* --- stacks (stack.c) --------------------------------------------------- */
 #define URIO__POOL_MAX 1024 /* stacks in a worker's hot pool */
+#define URIO__AWAY_MAX 32   /* stacks handed back to the cold list at once */
 
 struct urio__stack {
 	char *lo;                 /* lowest usable byte (just above the guard) */
@@ -62,6 +63,8 @@ struct urio__stack {
 };
 struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size);
 void urio__stack_put(struct urio__worker *w, struct urio__stack *s);
+struct urio__stack *urio__stack_swap(struct urio__worker *w,
+				     struct urio__stack *s, size_t size);
 void urio__stack_pool_free(struct urio__worker *w);
 /* +1 when a runtime starts, -1 when freed; the last one unmaps the pool. */
 void urio__stacks_runtime(int delta);
@@ -97,8 +100,9 @@ struct urio__wait {
 enum { URIO__J_RUNNING, URIO__J_JOINER, URIO__J_DONE, URIO__J_FOREIGN };
 
 struct urio_task {
-	void *sp; /* saved stack pointer while switched out */
+	void *sp; /* saved stack pointer while switched out; NULL until run */
 	struct urio__stack *stack;
+	size_t stack_size;             /* stack->size, kept off its line */
 	urio_fn fn;
 	void *arg;
 	intptr_t result;
@@ -170,6 +174,7 @@ void urio__registry_reap(struct urio__worker *w);
 /* Hands w's batched finished tasks of other shards to their owners. */
 void urio__registry_flush(struct urio__worker *w);
 void urio__task_finish(struct urio__worker *w, urio_task *t);
+void urio__task_first_run(struct urio__worker *w, urio_task *t);
 #define URIO__MIN_STACK (16u << 10) /* smaller stacks are refused */
 urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 			  void *arg, size_t stack_size);
@@ -250,6 +255,8 @@ struct urio__worker {
 	 * pools writes nothing into it, and its header stays read-only */
 	struct urio__stack *pool[URIO__POOL_MAX];
 	unsigned npool;
+	struct urio__stack *away[URIO__AWAY_MAX]; /* see urio__stack_swap */
+	unsigned naway;
 
 	struct pollfd *pollfds;    /* poll backend: [0] is the wake eventfd */
 	struct urio__wait **pollv; /* ops waiting for readiness */

@@ -41,7 +41,7 @@
 #endif
 
 #define COLD_MAX 16384  /* process-wide */
-#define BATCH 32        /* stacks moved per cold-list visit */
+#define BATCH URIO__AWAY_MAX /* stacks moved per cold-list visit */
 #define GUARD_SIZE (16u << 10)
 
 static _Atomic int guard_mode; /* 0 unknown, 1 madvise, 2 mprotect */
@@ -227,10 +227,32 @@ void urio__stack_put(struct urio__worker *w, struct urio__stack *s)
 	w->pool[w->npool++] = s;
 }
 
+/* A task spawned on another worker is about to run here for the first
+ * time: trades its stack s (of usable size, passed so s's header line is
+ * not read here) for one from w's pool, whose lines this CPU last wrote,
+ * so the frames do not bounce between CPUs (a fan-out's leaves all move
+ * that way). s joins w's "away" batch, untouched, which goes to the cold
+ * list whole, where the spawning worker refills from. */
+struct urio__stack *urio__stack_swap(struct urio__worker *w,
+				     struct urio__stack *s, size_t size)
+{
+	struct urio__stack *mine = take(w->pool, &w->npool, size);
+	if (!mine)
+		return s;
+	w->away[w->naway++] = s;
+	if (w->naway == BATCH) {
+		to_cold(w->away, BATCH);
+		w->naway = 0;
+	}
+	return mine;
+}
+
 void urio__stack_pool_free(struct urio__worker *w)
 {
 	to_cold(w->pool, w->npool);
 	w->npool = 0;
+	to_cold(w->away, w->naway);
+	w->naway = 0;
 }
 
 void urio__stacks_runtime(int delta)

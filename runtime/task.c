@@ -171,8 +171,7 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 		errno = err == ENOMEM || err == EAGAIN ? err : ENOMEM;
 		return NULL;
 	}
-	t->sp = urio__ctx_init(t->stack->lo + t->stack->size,
-			       urio__task_entry, t);
+	t->stack_size = t->stack->size;
 	t->fn = fn;
 	t->arg = arg;
 	t->rt = rt;
@@ -198,6 +197,18 @@ void urio__task_unref(urio_task *t)
 	/* acq_rel: the last owner sees every write of the others */
 	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
 		free(t);
+}
+
+/* Lays out t's first frame, on the worker about to run it. The stack was
+ * reserved at spawn, so running out of memory is the spawner's error; one
+ * spawned elsewhere (t->reg is the spawner's index) is traded for a local
+ * one first. */
+void urio__task_first_run(struct urio__worker *w, urio_task *t)
+{
+	if (t->reg != w->index)
+		t->stack = urio__stack_swap(w, t->stack, t->stack_size);
+	t->sp = urio__ctx_init(t->stack->lo + t->stack->size,
+			       urio__task_entry, t);
 }
 
 void urio__task_entry(urio_task *t)

@@ -6,6 +6,7 @@
  * thread. */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -269,6 +270,60 @@ static intptr_t custom_and_many(void *arg)
 	return 0;
 }
 
+/* --- stacks of tasks first run on another worker ----------------------------
+ * A task spawned on one worker and first run on another trades its stack for
+ * one from that worker's pool (stack.c): it must still get one of its size.
+ * Mixed sizes, so the thief's pool holds the wrong size for half of them. */
+#define STOLEN 64
+static atomic_int ran_elsewhere;
+
+struct stolen_arg {
+	int spawner;
+};
+
+static intptr_t big_or_small(void *arg)
+{
+	struct stolen_arg *a = arg;
+	if (urio_worker_index() != a->spawner)
+		atomic_fetch_add(&ran_elsewhere, 1);
+	return big_frame(NULL);
+}
+
+static intptr_t small_frame(void *arg)
+{
+	struct stolen_arg *a = arg;
+	if (urio_worker_index() != a->spawner)
+		atomic_fetch_add(&ran_elsewhere, 1);
+	volatile char c[4096];
+	c[0] = 1;
+	return c[0] + 2;
+}
+
+static intptr_t stolen_keep_size(void *arg)
+{
+	struct stolen_arg a = {.spawner = urio_worker_index()};
+	urio_task *t[STOLEN];
+	for (int round = 0; round < 20 && !atomic_load(&ran_elsewhere);
+	     round++) {
+		for (int i = 0; i < STOLEN; i++) {
+			t[i] = i % 2 ? urio_spawn_ex(big_or_small, &a, 4 << 20)
+				     : urio_spawn(small_frame, &a);
+			ASSERT(t[i]);
+		}
+		/* busy here, so the idle worker steals and first runs some */
+		uint64_t end = now_ms() + 50;
+		while (now_ms() < end)
+			;
+		for (int i = 0; i < STOLEN; i++) {
+			intptr_t r = 0;
+			ASSERT_EQ(urio_join(t[i], &r), 0);
+			ASSERT_EQ(r, 3);
+		}
+	}
+	ASSERT(atomic_load(&ran_elsewhere) > 0); /* the path was taken */
+	return 0;
+}
+
 int main(void)
 {
 	overflow_reported();
@@ -281,6 +336,8 @@ int main(void)
 	intptr_t r = -1;
 	urio_config c = {.workers = 2};
 	ASSERT_EQ(urio_run(&c, custom_and_many, NULL, &r), 0);
+	ASSERT_EQ(r, 0);
+	ASSERT_EQ(urio_run(&c, stolen_keep_size, NULL, &r), 0);
 	ASSERT_EQ(r, 0);
 	puts("stack: ok");
 	return 0;
