@@ -100,9 +100,10 @@ struct urio__wait {
 enum { URIO__J_RUNNING, URIO__J_JOINER, URIO__J_DONE, URIO__J_FOREIGN };
 
 struct urio_task {
-	void *sp; /* saved stack pointer while switched out; NULL until run */
+	void *sp; /* saved stack pointer while switched out */
 	struct urio__stack *stack;
 	size_t stack_size;             /* stack->size, kept off its line */
+	bool fresh;                    /* not run yet (urio__task_first_run) */
 	urio_fn fn;
 	void *arg;
 	intptr_t result;

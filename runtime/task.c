@@ -172,6 +172,9 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 		return NULL;
 	}
 	t->stack_size = t->stack->size;
+	t->sp = urio__ctx_init(t->stack->lo + t->stack->size,
+			       urio__task_entry, t);
+	t->fresh = true;
 	t->fn = fn;
 	t->arg = arg;
 	t->rt = rt;
@@ -199,16 +202,20 @@ void urio__task_unref(urio_task *t)
 		free(t);
 }
 
-/* Lays out t's first frame, on the worker about to run it. The stack was
- * reserved at spawn, so running out of memory is the spawner's error; one
- * spawned elsewhere (t->reg is the spawner's index) is traded for a local
- * one first. */
+/* t is about to run for the first time, on w. Spawned on another worker
+ * (t->reg is the spawner's index), it trades its stack for one of w's and
+ * lays out its first frame there again. The stack was reserved at spawn,
+ * so running out of memory stays the spawner's error. */
 void urio__task_first_run(struct urio__worker *w, urio_task *t)
 {
-	if (t->reg != w->index)
-		t->stack = urio__stack_swap(w, t->stack, t->stack_size);
-	t->sp = urio__ctx_init(t->stack->lo + t->stack->size,
-			       urio__task_entry, t);
+	t->fresh = false;
+	if (t->reg == w->index)
+		return;
+	struct urio__stack *s = urio__stack_swap(w, t->stack, t->stack_size);
+	if (s != t->stack) {
+		t->stack = s;
+		t->sp = urio__ctx_init(s->lo + s->size, urio__task_entry, t);
+	}
 }
 
 void urio__task_entry(urio_task *t)
