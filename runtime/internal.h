@@ -20,6 +20,7 @@
 #define URIO__BATCH 32         /* SQEs worth a syscall while busy */
 #define URIO__SPIN_ROUNDS 64   /* steal attempts before parking */
 #define URIO__NAME_MAX 32
+#define URIO__REG_NONE UINT32_MAX /* end of a registry's free-slot chain */
 
 /* user_data tags that are not wait records (records are 8-aligned). */
 #define URIO__UD_IGNORE 0u
@@ -109,8 +110,8 @@ struct urio_task {
 	intptr_t result;
 	urio_rt *rt;
 	urio_task *next;               /* global queue link */
-	urio_task *all_prev, *all_next; /* live-task registry */
 	unsigned reg;                  /* registry shard (worker index) */
+	uint32_t reg_slot;             /* index in the shard's slot array */
 	_Atomic int refs;              /* handle, body, registry, messages */
 	_Atomic int jstate;            /* URIO__J_* */
 	urio_task *joiner;
@@ -281,8 +282,13 @@ struct urio__worker {
 	_Atomic(struct urio__msg *) msgs; /* MPSC: Treiber push, owner takes all */
 	_Atomic int parked;               /* 1 while parked and not yet claimed */
 
-	_Alignas(64) urio__spin reg_lock; /* live-task registry shard */
-	urio_task *reg_head;
+	/* live-task registry shard: a slot array, so adding or removing a
+	 * task writes no other task (a linked list wrote its neighbours,
+	 * often just stolen by another CPU); a slot holds a task or, odd,
+	 * the next free slot's index << 1 */
+	_Alignas(64) urio__spin reg_lock;
+	uintptr_t *reg;
+	uint32_t nreg, reg_cap, reg_free; /* reg_free: URIO__REG_NONE if none */
 	/* tasks of this shard that finished on other workers, to unlink;
 	 * apart from reg_lock, which the owner takes on every spawn */
 	_Alignas(64) _Atomic(urio_task *) graveyard;
@@ -318,6 +324,13 @@ struct urio_rt {
 	unsigned started;
 	int start_err;
 };
+
+/* The task in slot k of w's registry shard, or NULL for a free slot;
+ * under w->reg_lock, for k < w->nreg. */
+static inline urio_task *urio__reg_at(struct urio__worker *w, uint32_t k)
+{
+	return w->reg[k] & 1 ? NULL : (urio_task *)w->reg[k];
+}
 
 void urio__set_cur_worker(struct urio__worker *w);
 #if defined(__x86_64__)

@@ -131,9 +131,10 @@ static bool copy_tasks(urio_rt *rt, struct row *rows, size_t cap, size_t *n)
 		struct urio__worker *w = &rt->workers[i];
 		bool full = false;
 		urio__spin_lock(&w->reg_lock);
-		for (urio_task *t = w->reg_head; t; t = t->all_next) {
-			/* finished, left for its shard's owner to unlink */
-			if (atomic_load_explicit(&t->jstate,
+		for (uint32_t k = 0; k < w->nreg; k++) {
+			urio_task *t = urio__reg_at(w, k);
+			/* free, or finished and left for the shard's owner */
+			if (!t || atomic_load_explicit(&t->jstate,
 						 memory_order_relaxed) ==
 			    URIO__J_DONE)
 				continue;

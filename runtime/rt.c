@@ -85,6 +85,7 @@ static void free_rt(urio_rt *rt)
 			close(w->efd);
 		free(w->gone);
 		free(w->ngone);
+		free(w->reg);
 	}
 	free(rt->workers);
 	pthread_mutex_destroy(&rt->gq_mu);
@@ -139,6 +140,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		w->ring.ring_fd = -1;
 		w->rng = 0x9e3779b9u * (i + 1);
 		atomic_flag_clear(&w->reg_lock.f);
+		w->reg_free = URIO__REG_NONE;
 		w->gone = calloc(c.workers, sizeof(*w->gone));
 		w->ngone = calloc(c.workers, sizeof(*w->ngone));
 		if (!w->gone || !w->ngone) {
@@ -206,8 +208,11 @@ static void cancel_all(urio_rt *rt)
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *w = &rt->workers[i];
 		urio__spin_lock(&w->reg_lock);
-		for (urio_task *t = w->reg_head; t; t = t->all_next)
-			urio_cancel(t);
+		for (uint32_t k = 0; k < w->nreg; k++) {
+			urio_task *t = urio__reg_at(w, k);
+			if (t)
+				urio_cancel(t);
+		}
 		urio__spin_unlock(&w->reg_lock);
 	}
 }
@@ -219,10 +224,12 @@ static void report_stuck(urio_rt *rt)
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *w = &rt->workers[i];
 		urio__spin_lock(&w->reg_lock);
-		for (urio_task *t = w->reg_head; t; t = t->all_next)
-			if (!urio_task_done(t))
+		for (uint32_t k = 0; k < w->nreg; k++) {
+			urio_task *t = urio__reg_at(w, k);
+			if (t && !urio_task_done(t))
 				fprintf(stderr, "  task %llu '%s'\n",
 					(unsigned long long)t->id, t->name);
+		}
 		urio__spin_unlock(&w->reg_lock);
 	}
 }

@@ -63,27 +63,42 @@ static void futex_wake(_Atomic int *addr)
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-static void registry_add(urio_rt *rt, urio_task *t, unsigned shard)
+/* Puts t in a slot of shard's registry: 0, or -ENOMEM. */
+static int registry_add(urio_rt *rt, urio_task *t, unsigned shard)
 {
 	struct urio__worker *w = &rt->workers[shard];
-	t->reg = shard;
+	int r = 0;
 	urio__spin_lock(&w->reg_lock);
-	t->all_prev = NULL;
-	t->all_next = w->reg_head;
-	if (w->reg_head)
-		w->reg_head->all_prev = t;
-	w->reg_head = t;
+	uint32_t k = w->reg_free;
+	if (k != URIO__REG_NONE) {
+		w->reg_free = (uint32_t)(w->reg[k] >> 1);
+	} else if (w->nreg < w->reg_cap) {
+		k = w->nreg++;
+	} else {
+		uint32_t cap = w->reg_cap ? w->reg_cap * 2 : 256;
+		uintptr_t *grown = cap > w->reg_cap
+					   ? realloc(w->reg, cap * sizeof(*grown))
+					   : NULL;
+		if (!grown) {
+			r = -ENOMEM;
+			goto out;
+		}
+		w->reg = grown;
+		w->reg_cap = cap;
+		k = w->nreg++;
+	}
+	w->reg[k] = (uintptr_t)t;
+	t->reg = shard;
+	t->reg_slot = k;
+out:
 	urio__spin_unlock(&w->reg_lock);
+	return r;
 }
 
 static void unlink_locked(struct urio__worker *w, urio_task *t)
 {
-	if (t->all_prev)
-		t->all_prev->all_next = t->all_next;
-	else
-		w->reg_head = t->all_next;
-	if (t->all_next)
-		t->all_next->all_prev = t->all_prev;
+	w->reg[t->reg_slot] = ((uintptr_t)w->reg_free << 1) | 1;
+	w->reg_free = t->reg_slot;
 }
 
 #define GONE_BATCH 32
@@ -186,7 +201,15 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 	t->tsan_fiber = __tsan_create_fiber(0);
 #endif
 	t->parent_id = w && w->cur ? w->cur->id : 0; /* before introspection sees t */
-	registry_add(rt, t, w ? w->index : 0);
+	if (registry_add(rt, t, w ? w->index : 0) < 0) {
+#ifdef URIO__TSAN
+		__tsan_destroy_fiber(t->tsan_fiber);
+#endif
+		urio__stack_put(w, t->stack);
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (w)
 		URIO__STAT(w, spawned, 1);
 	else
