@@ -62,10 +62,21 @@ struct urio__stack {
 	size_t guard;
 	unsigned vg_id; /* valgrind's stack id */
 };
-struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size);
-void urio__stack_put(struct urio__worker *w, struct urio__stack *s);
+/* A pooled stack with its usable size, kept beside the pointer so picking
+ * one reads no line of the stack (its header shares a line with the top
+ * frames, last written wherever it ran). The header sits right above the
+ * usable bytes: (char *)s is the stack's top. */
+struct urio__stack_slot {
+	struct urio__stack *s;
+	size_t size;
+};
+/* A stack of about size bytes (its usable size in *got), or NULL. */
+struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size,
+				    size_t *got);
+void urio__stack_put(struct urio__worker *w, struct urio__stack *s,
+		     size_t size);
 struct urio__stack *urio__stack_swap(struct urio__worker *w,
-				     struct urio__stack *s, size_t size);
+				     struct urio__stack *s, size_t *size);
 void urio__stack_pool_free(struct urio__worker *w);
 /* +1 when a runtime starts, -1 when freed; the last one unmaps the pool. */
 void urio__stacks_runtime(int delta);
@@ -103,8 +114,8 @@ enum { URIO__J_RUNNING, URIO__J_JOINER, URIO__J_DONE, URIO__J_FOREIGN };
 struct urio_task {
 	void *sp; /* saved stack pointer while switched out */
 	struct urio__stack *stack;
-	size_t stack_size;             /* stack->size, kept off its line */
-	bool fresh;                    /* not run yet (urio__task_first_run) */
+	size_t stack_size;             /* stack->size (urio__stack_slot) */
+	bool fresh;                    /* not run yet: sp unset (first_run) */
 	urio_fn fn;
 	void *arg;
 	intptr_t result;
@@ -255,9 +266,9 @@ struct urio__worker {
 
 	/* hot stack pool (stack.c): pointers, so moving a stack between
 	 * pools writes nothing into it, and its header stays read-only */
-	struct urio__stack *pool[URIO__POOL_MAX];
+	struct urio__stack_slot pool[URIO__POOL_MAX];
 	unsigned npool;
-	struct urio__stack *away[URIO__AWAY_MAX]; /* see urio__stack_swap */
+	struct urio__stack_slot away[URIO__AWAY_MAX]; /* see urio__stack_swap */
 	unsigned naway;
 
 	struct pollfd *pollfds;    /* poll backend: [0] is the wake eventfd */

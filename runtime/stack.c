@@ -49,7 +49,7 @@ static _Atomic long mprotect_stacks;
 static long map_limit;
 
 static urio__spin cold_lock;
-static struct urio__stack *cold[COLD_MAX];
+static struct urio__stack_slot cold[COLD_MAX];
 static unsigned ncold, runtimes;
 
 static size_t page_size(void)
@@ -151,21 +151,22 @@ static void stack_unmap(struct urio__stack *s)
 }
 
 /* Takes a stack of about size bytes out of arr[0..*n), newest first. */
-static struct urio__stack *take(struct urio__stack **arr, unsigned *n,
-				size_t size)
+static struct urio__stack_slot take(struct urio__stack_slot *arr, unsigned *n,
+				    size_t size)
 {
 	for (unsigned i = *n; i-- > 0;) {
-		struct urio__stack *s = arr[i];
-		if (s->size >= size && s->size < size * 2) {
+		struct urio__stack_slot x = arr[i];
+		if (x.size >= size && x.size < size * 2) {
 			arr[i] = arr[--*n];
 #ifdef URIO__ASAN
 			/* frames that never returned leave poison */
-			__asan_unpoison_memory_region(s->lo, s->size);
+			__asan_unpoison_memory_region((char *)x.s - x.size,
+						      x.size);
 #endif
-			return s;
+			return x;
 		}
 	}
-	return NULL;
+	return (struct urio__stack_slot){NULL, 0};
 }
 
 /* Refills w's pool from the cold list with up to BATCH stacks of about
@@ -175,33 +176,37 @@ static void refill(struct urio__worker *w, size_t size)
 {
 	urio__spin_lock(&cold_lock);
 	for (int i = 0; i < BATCH && w->npool < URIO__POOL_MAX; i++) {
-		struct urio__stack *s = take(cold, &ncold, size);
-		if (!s)
+		struct urio__stack_slot x = take(cold, &ncold, size);
+		if (!x.s)
 			break;
-		w->pool[w->npool++] = s;
+		w->pool[w->npool++] = x;
 	}
 	urio__spin_unlock(&cold_lock);
 }
 
-struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size)
+struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size,
+				    size_t *got)
 {
-	struct urio__stack *s;
+	struct urio__stack_slot x;
 	if (w) {
-		s = take(w->pool, &w->npool, size);
-		if (!s) {
+		x = take(w->pool, &w->npool, size);
+		if (!x.s) {
 			refill(w, size);
-			s = take(w->pool, &w->npool, size);
+			x = take(w->pool, &w->npool, size);
 		}
 	} else {
 		urio__spin_lock(&cold_lock);
-		s = take(cold, &ncold, size);
+		x = take(cold, &ncold, size);
 		urio__spin_unlock(&cold_lock);
 	}
-	return s ? s : stack_map(size);
+	if (!x.s && (x.s = stack_map(size)))
+		x.size = x.s->size;
+	*got = x.size;
+	return x.s;
 }
 
 /* Moves n stacks to the cold list; unmaps what does not fit. */
-static void to_cold(struct urio__stack *const *arr, unsigned n)
+static void to_cold(const struct urio__stack_slot *arr, unsigned n)
 {
 	unsigned i = 0;
 	urio__spin_lock(&cold_lock);
@@ -209,13 +214,15 @@ static void to_cold(struct urio__stack *const *arr, unsigned n)
 		cold[ncold++] = arr[i];
 	urio__spin_unlock(&cold_lock);
 	for (; i < n; i++)
-		stack_unmap(arr[i]);
+		stack_unmap(arr[i].s);
 }
 
-void urio__stack_put(struct urio__worker *w, struct urio__stack *s)
+void urio__stack_put(struct urio__worker *w, struct urio__stack *s,
+		     size_t size)
 {
+	struct urio__stack_slot x = {s, size};
 	if (!w) {
-		to_cold(&s, 1);
+		to_cold(&x, 1);
 		return;
 	}
 	if (w->npool == URIO__POOL_MAX) {
@@ -224,27 +231,28 @@ void urio__stack_put(struct urio__worker *w, struct urio__stack *s)
 		w->npool -= BATCH;
 		memmove(w->pool, w->pool + BATCH, w->npool * sizeof(*w->pool));
 	}
-	w->pool[w->npool++] = s;
+	w->pool[w->npool++] = x;
 }
 
 /* A task spawned on another worker is about to run here for the first
- * time: trades its stack s (of usable size, passed so s's header line is
- * not read here) for one from w's pool, whose lines this CPU last wrote,
- * so the frames do not bounce between CPUs (a fan-out's leaves all move
- * that way). s joins w's "away" batch, untouched, which goes to the cold
- * list whole, where the spawning worker refills from. */
+ * time: trades its stack s (of *size usable bytes, updated) for one from
+ * w's pool, whose lines this CPU last wrote, so the frames do not bounce
+ * between CPUs (a fan-out's leaves all move that way). s joins w's "away"
+ * batch, untouched, which goes to the cold list whole, where the spawning
+ * worker refills from. */
 struct urio__stack *urio__stack_swap(struct urio__worker *w,
-				     struct urio__stack *s, size_t size)
+				     struct urio__stack *s, size_t *size)
 {
-	struct urio__stack *mine = take(w->pool, &w->npool, size);
-	if (!mine)
+	struct urio__stack_slot mine = take(w->pool, &w->npool, *size);
+	if (!mine.s)
 		return s;
-	w->away[w->naway++] = s;
+	w->away[w->naway++] = (struct urio__stack_slot){s, *size};
 	if (w->naway == BATCH) {
 		to_cold(w->away, BATCH);
 		w->naway = 0;
 	}
-	return mine;
+	*size = mine.size;
+	return mine.s;
 }
 
 void urio__stack_pool_free(struct urio__worker *w)
@@ -262,7 +270,7 @@ void urio__stacks_runtime(int delta)
 	if (runtimes == 0) {
 		/* no runtime left to spawn from or return to cold */
 		while (ncold)
-			stack_unmap(cold[--ncold]);
+			stack_unmap(cold[--ncold].s);
 	}
 	urio__spin_unlock(&cold_lock);
 }

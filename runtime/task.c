@@ -179,23 +179,21 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 	if (!t)
 		return NULL;
 	t->stack = urio__stack_get(w, stack_size ? stack_size
-						 : rt->cfg.stack_size);
+						 : rt->cfg.stack_size,
+				   &t->stack_size);
 	if (!t->stack) {
 		int err = errno;
 		free(t);
 		errno = err == ENOMEM || err == EAGAIN ? err : ENOMEM;
 		return NULL;
 	}
-	t->stack_size = t->stack->size;
-	t->sp = urio__ctx_init(t->stack->lo + t->stack->size,
-			       urio__task_entry, t);
 	t->fresh = true;
 	t->fn = fn;
 	t->arg = arg;
 	t->rt = rt;
 	atomic_init(&t->refs, 3); /* the handle, the body, the registry */
 	atomic_init(&t->jstate, URIO__J_RUNNING);
-	atomic_flag_clear(&t->lock);
+	atomic_flag_clear_explicit(&t->lock, memory_order_relaxed); /* unshared */
 	t->id = new_id(w);
 #ifdef URIO__TSAN
 	t->tsan_fiber = __tsan_create_fiber(0);
@@ -205,7 +203,7 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 #ifdef URIO__TSAN
 		__tsan_destroy_fiber(t->tsan_fiber);
 #endif
-		urio__stack_put(w, t->stack);
+		urio__stack_put(w, t->stack, t->stack_size);
 		free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -225,20 +223,18 @@ void urio__task_unref(urio_task *t)
 		free(t);
 }
 
-/* t is about to run for the first time, on w. Spawned on another worker
- * (t->reg is the spawner's index), it trades its stack for one of w's and
- * lays out its first frame there again. The stack was reserved at spawn,
- * so running out of memory stays the spawner's error. */
+/* t is about to run for the first time, on w: its first frame is laid out
+ * here, not at spawn, so a task another worker steals costs the spawner no
+ * touch of the stack (each stack's top is its own page: on this VM a TLB
+ * miss was most of a spawn). Spawned elsewhere (t->reg is the spawner's
+ * index), it first trades its stack for one of w's. The stack was reserved
+ * at spawn, so running out of memory stays the spawner's error. */
 void urio__task_first_run(struct urio__worker *w, urio_task *t)
 {
 	t->fresh = false;
-	if (t->reg == w->index)
-		return;
-	struct urio__stack *s = urio__stack_swap(w, t->stack, t->stack_size);
-	if (s != t->stack) {
-		t->stack = s;
-		t->sp = urio__ctx_init(s->lo + s->size, urio__task_entry, t);
-	}
+	if (t->reg != w->index)
+		t->stack = urio__stack_swap(w, t->stack, &t->stack_size);
+	t->sp = urio__ctx_init((char *)t->stack, urio__task_entry, t);
 }
 
 void urio__task_entry(urio_task *t)
@@ -256,7 +252,7 @@ void urio__task_entry(urio_task *t)
 /* Runs on the scheduler stack after t's body has switched out for good. */
 void urio__task_finish(struct urio__worker *w, urio_task *t)
 {
-	urio__stack_put(w, t->stack);
+	urio__stack_put(w, t->stack, t->stack_size);
 	t->stack = NULL;
 #ifdef URIO__TSAN
 	__tsan_destroy_fiber(t->tsan_fiber);
