@@ -15,9 +15,9 @@
  * (with their touched pages, a few KiB each) up to COLD_MAX, and are only
  * unmapped when the last runtime is freed. The descriptor sits at the top
  * of the mapping, so a stack costs no separate allocation. Pools are arrays
- * of pointers, not lists threaded through the stacks: when one worker
- * spawns and another finishes (a fan-out), stacks cross between them in
- * batches without a write to each one's cache lines.
+ * of (pointer, size) slots, not lists threaded through the stacks: when one
+ * worker spawns and another finishes (a fan-out), stacks cross between them
+ * in batches, and are picked, without touching their cache lines.
  */
 #include <errno.h>
 #include <signal.h>
