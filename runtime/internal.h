@@ -76,7 +76,8 @@ struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size,
 void urio__stack_put(struct urio__worker *w, struct urio__stack *s,
 		     size_t size);
 struct urio__stack *urio__stack_swap(struct urio__worker *w,
-				     struct urio__stack *s, size_t *size);
+				     struct urio__stack *s, size_t *size,
+				     bool foreign);
 void urio__stack_pool_free(struct urio__worker *w);
 /* +1 when a runtime starts, -1 when freed; the last one unmaps the pool. */
 void urio__stacks_runtime(int delta);

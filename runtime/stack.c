@@ -234,22 +234,30 @@ void urio__stack_put(struct urio__worker *w, struct urio__stack *s,
 	w->pool[w->npool++] = x;
 }
 
-/* A task spawned on another worker is about to run here for the first
- * time: trades its stack s (of *size usable bytes, updated) for one from
- * w's pool, whose lines this CPU last wrote, so the frames do not bounce
- * between CPUs (a fan-out's leaves all move that way). s joins w's "away"
- * batch, untouched, which goes to the cold list whole, where the spawning
- * worker refills from. */
+/* A task is about to run on w for the first time: trades the stack s it
+ * reserved at spawn (of *size usable bytes, updated) for the one w's pool
+ * got last, which the task that ran before used: its top page and lines
+ * are still in this CPU's TLB and cache, where s, taken long before, may
+ * have left them. s goes back untouched: to the pool, if spawned here, or
+ * (foreign) to w's "away" batch, which goes to the cold list whole, where
+ * the spawning workers refill from; stacks then never cross CPUs with
+ * their lines. */
 struct urio__stack *urio__stack_swap(struct urio__worker *w,
-				     struct urio__stack *s, size_t *size)
+				     struct urio__stack *s, size_t *size,
+				     bool foreign)
 {
 	struct urio__stack_slot mine = take(w->pool, &w->npool, *size);
 	if (!mine.s)
 		return s;
-	w->away[w->naway++] = (struct urio__stack_slot){s, *size};
-	if (w->naway == BATCH) {
-		to_cold(w->away, BATCH);
-		w->naway = 0;
+	struct urio__stack_slot x = {s, *size};
+	if (!foreign) {
+		w->pool[w->npool++] = x; /* room: one was just taken */
+	} else {
+		w->away[w->naway++] = x;
+		if (w->naway == BATCH) {
+			to_cold(w->away, BATCH);
+			w->naway = 0;
+		}
 	}
 	*size = mine.size;
 	return mine.s;

@@ -223,17 +223,18 @@ void urio__task_unref(urio_task *t)
 		free(t);
 }
 
-/* t is about to run for the first time, on w: its first frame is laid out
- * here, not at spawn, so a task another worker steals costs the spawner no
- * touch of the stack (each stack's top is its own page: on this VM a TLB
- * miss was most of a spawn). Spawned elsewhere (t->reg is the spawner's
- * index), it first trades its stack for one of w's. The stack was reserved
- * at spawn, so running out of memory stays the spawner's error. */
+/* t is about to run for the first time, on w: it trades its stack for the
+ * one w used last (urio__stack_swap; t->reg is the spawner's index) and
+ * lays out its first frame there. Not at spawn: a fan-out's spawner would
+ * touch each stack twice, or a stack another worker then swaps away (each
+ * stack top is its own page: on this VM a TLB miss was most of a spawn).
+ * The stack was reserved at spawn, so running out of memory stays the
+ * spawner's error. */
 void urio__task_first_run(struct urio__worker *w, urio_task *t)
 {
 	t->fresh = false;
-	if (t->reg != w->index)
-		t->stack = urio__stack_swap(w, t->stack, &t->stack_size);
+	t->stack = urio__stack_swap(w, t->stack, &t->stack_size,
+				    t->reg != w->index);
 	t->sp = urio__ctx_init((char *)t->stack, urio__task_entry, t);
 }
 
