@@ -4,7 +4,8 @@
 Usage: report.py RESULTS_DIR
 
 RESULTS_DIR holds the google-benchmark JSON of every bench_* program
-(<name>.json), fio's JSON (fio_direct.json, fio_psync.json) and
+(<name>.json, and <name>.N.json for runs taken in rounds), fio's JSON
+(fio_direct.N.json, fio_psync.json) and
 rss_sleep's output (rss.json). Prints one markdown table. Every ratio
 compares figures measured in the same run on the same machine; with
 repetitions, each figure is the median over them.
@@ -23,13 +24,17 @@ class Missing(Exception):
 
 
 def load_bench(results, prog):
-    """Benchmark name -> {counter or real_time_ns: value}, medians."""
-    path = os.path.join(results, prog + ".json")
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        raise Missing(f"{path}: {e}")
+    """Benchmark name -> {counter or real_time_ns: value}, medians over the
+    repetitions in results/PROG.json and over the rounds PROG.N.json."""
+    paths = [os.path.join(results, prog + ".json")]
+    paths += sorted(glob.glob(os.path.join(results, prog + ".[0-9]*.json")))
+    data = {"benchmarks": []}
+    for path in paths:
+        try:
+            with open(path) as f:
+                data["benchmarks"] += json.load(f).get("benchmarks", [])
+        except (OSError, ValueError) as e:
+            raise Missing(f"{path}: {e}")
     runs, medians = {}, {}
     for b in data.get("benchmarks", []):
         if b.get("error_occurred"):

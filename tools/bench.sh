@@ -44,10 +44,14 @@ fi
 
 failed=()
 # bench_randread goes before fio: it writes the test file when missing.
+# Its O_DIRECT runs are left for the rounds below.
 for b in switch spawn nop fanout structured offload randread; do
 	say "running bench_$b ($reps repetitions)"
+	filter=.
+	[ "$b" = randread ] && filter=-direct
 	if ! "$build/bench/bench_$b" --benchmark_repetitions="$reps" \
 		--benchmark_report_aggregates_only=true \
+		--benchmark_filter="$filter" \
 		--benchmark_out="$out/$b.json" --benchmark_out_format=json \
 		>"$out/$b.txt" 2>&1; then
 		say "bench_$b failed; see $out/$b.txt"
@@ -61,15 +65,14 @@ if ! "$build/bench/rss_sleep" >"$out/rss.json" 2>"$out/rss.txt"; then
 	failed+=(rss_sleep)
 fi
 
-# fio on the same file: the peer for O_DIRECT reads at iodepth 32, and a
-# psync (pread) run with the file cached, for reference. --norandommap
-# draws offsets with replacement, as the benchmarks do.
+# O_DIRECT reads: urio (and raw liburing, pread) against fio at iodepth 32
+# on the same file. The VM's disk drifts by tens of percent within
+# minutes, so they take turns: $reps rounds of fio then bench_randread's
+# O_DIRECT runs, each from an uncached file; the report takes medians.
+# --norandommap draws offsets with replacement, as the benchmarks do.
 if [ -f "$URIO_BENCH_FILE" ]; then
-	# The VM's disk drifts by tens of percent from one run to the next:
-	# fio, like each benchmark, is run $reps times and the median taken.
 	for i in $(seq "$reps"); do
-		say "running fio io_uring O_DIRECT iodepth 32 (5 s, $i/$reps)"
-		# from an uncached file, like bench_randread's O_DIRECT runs
+		say "round $i/$reps: fio io_uring O_DIRECT iodepth 32 (5 s), then urio"
 		python3 -c 'import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY)
 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$URIO_BENCH_FILE"
@@ -78,8 +81,12 @@ os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$URIO_BENCH_FILE"
 			--iodepth=32 --norandommap --runtime=5 --time_based \
 			--output-format=json >"$out/fio_direct.$i.json" \
 			2>"$out/fio_direct.$i.txt" || failed+=(fio_direct)
+		"$build/bench/bench_randread" --benchmark_filter=direct \
+			--benchmark_out="$out/randread.$i.json" \
+			--benchmark_out_format=json >"$out/randread.$i.txt" 2>&1 ||
+			failed+=("bench_randread O_DIRECT")
 	done
-	say "running fio psync, page cache warm (5 s)"
+say "running fio psync, page cache warm (5 s)"
 	fio --name=warm --filename="$URIO_BENCH_FILE" --ioengine=psync \
 		--direct=0 --pre_read=1 --invalidate=0 --rw=randread --bs=4k \
 		--norandommap --runtime=5 --time_based --output-format=json \
