@@ -113,10 +113,9 @@ struct urio__wait {
 enum { URIO__J_RUNNING, URIO__J_JOINER, URIO__J_DONE, URIO__J_FOREIGN };
 
 struct urio_task {
-	void *sp; /* saved stack pointer while switched out */
+	void *sp; /* saved stack pointer while switched out; NULL until run */
 	struct urio__stack *stack;
 	size_t stack_size;             /* stack->size (urio__stack_slot) */
-	bool fresh;                    /* not run yet: sp unset (first_run) */
 	urio_fn fn;
 	void *arg;
 	intptr_t result;

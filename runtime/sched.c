@@ -335,7 +335,7 @@ static urio_task *next_direct(struct urio__worker *w)
 	if (t) {
 		w->tick = tick;
 		stop_spinning(w);
-		if (urio__unlikely(t->fresh))
+		if (urio__unlikely(!t->sp))
 			urio__task_first_run(w, t);
 	}
 	return t;
@@ -368,7 +368,7 @@ void urio__suspend(int post, void (*after)(void *), void *arg)
 static void run(struct urio__worker *w, urio_task *t)
 {
 	atomic_store_explicit(&w->cur, t, memory_order_relaxed);
-	if (urio__unlikely(t->fresh))
+	if (urio__unlikely(!t->sp))
 		urio__task_first_run(w, t);
 	urio__switch_to_task(w, t);
 	atomic_store_explicit(&w->cur, NULL, memory_order_relaxed);

@@ -187,7 +187,6 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 		errno = err == ENOMEM || err == EAGAIN ? err : ENOMEM;
 		return NULL;
 	}
-	t->fresh = true;
 	t->fn = fn;
 	t->arg = arg;
 	t->rt = rt;
@@ -232,7 +231,6 @@ void urio__task_unref(urio_task *t)
  * spawner's error. */
 void urio__task_first_run(struct urio__worker *w, urio_task *t)
 {
-	t->fresh = false;
 	t->stack = urio__stack_swap(w, t->stack, &t->stack_size,
 				    t->reg != w->index);
 	t->sp = urio__ctx_init((char *)t->stack, urio__task_entry, t);
