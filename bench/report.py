@@ -85,7 +85,7 @@ def fio_iops(results, name):
 def si(v, unit):
     """1234567, 'IOPS' -> '1.23M IOPS'."""
     for div, p in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if v >= div:
+        if v >= div * 0.9995:  # 999.6K prints as 1M, not 1e+03K
             return f"{v / div:.3g}{p} {unit}"
     return f"{v:.3g} {unit}"
 
