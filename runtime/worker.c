@@ -10,9 +10,10 @@
 #include "internal.h"
 
 /* initial-exec: one %fs-relative load instead of a __tls_get_addr call in
- * the PIC library, paid on every switch (liburio is linked, not dlopened) */
+ * the PIC library, paid on every switch (liburio is linked, not dlopened).
+ * used: on x86-64 only inline asm names it, which LTO does not see. */
 __thread struct urio__worker *urio__tls_worker
-	__attribute__((tls_model("initial-exec")));
+	__attribute__((tls_model("initial-exec"), used));
 
 #if !defined(__x86_64__)
 /* noinline + compiler barrier: a task may resume on another thread, so the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine: installs what is
-# missing, then builds and runs ctest three times: a release build, an
+# missing, then builds and runs ctest four times: a release build, the
+# same with link-time optimisation (as distributions build packages), an
 # ASan+UBSan build, and a TSan build with clang (GCC 12's TSan reports
 # false races on fences). URIO_SOAK=1 also registers the long soaks.
 set -euo pipefail
@@ -16,6 +17,7 @@ run() { # name, cmake args...
   (cd "$dir" && ctest --output-on-failure -j"$jobs")
 }
 run release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run lto -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON
 run asan -DCMAKE_BUILD_TYPE=Debug -DURIO_SANITIZE=address
 run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DURIO_SANITIZE=thread \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
