@@ -377,6 +377,8 @@ void urio__foreign_exit(urio_rt *rt, bool entered);
 void urio__wake_one(urio_rt *rt);
 void urio__wake_worker(struct urio__worker *target);
 void urio__worker_msg(struct urio__worker *target, struct urio__msg *m);
+/* Frees w's undelivered messages, once its thread has exited. */
+void urio__msgs_discard(struct urio__worker *w);
 void urio__sched_loop(struct urio__worker *w);
 /* Runs the pending post-switch action of w, if any (see post_task). */
 void urio__run_post(struct urio__worker *w);

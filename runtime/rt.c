@@ -252,9 +252,13 @@ void urio_rt_free(urio_rt *rt)
 	while (atomic_load_explicit(&rt->foreign_callers, memory_order_acquire))
 		sched_yield();
 	stop_workers(rt, rt->nworkers);
-	/* the workers handed over their batches as they exited */
-	for (unsigned i = 0; i < rt->nworkers; i++)
+	/* the workers handed over their batches as they exited; a cancel
+	 * message can still reach a worker after its last look (its sender
+	 * ran on while the worker was between that look and its exit) */
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		urio__msgs_discard(&rt->workers[i]);
 		urio__registry_reap(&rt->workers[i]);
+	}
 	urio__introspect_rt_del(rt);
 	free_rt(rt);
 	urio__stacks_runtime(-1);

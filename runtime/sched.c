@@ -179,6 +179,17 @@ static void drain_msgs(struct urio__worker *w)
 	}
 }
 
+void urio__msgs_discard(struct urio__worker *w)
+{
+	struct urio__msg *m = atomic_exchange(&w->msgs, NULL);
+	while (m) {
+		struct urio__msg *next = m->next;
+		urio__task_unref(m->task);
+		free(m);
+		m = next;
+	}
+}
+
 static void poll_all(struct urio__worker *w, bool busy)
 {
 	if (atomic_load_explicit(&w->msgs, memory_order_relaxed))
