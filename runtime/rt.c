@@ -196,10 +196,11 @@ int urio_rt_block_on(urio_rt *rt, urio_fn fn, void *arg, intptr_t *result)
 		return -EINVAL;
 	if (urio__cur_worker())
 		return -EDEADLK; /* would block a worker */
-	urio_task *t = urio_rt_spawn(rt, fn, arg);
+	urio_task *t = urio__task_new(rt, NULL, fn, arg, 0);
 	if (!t)
 		return -errno;
-	urio_task_set_name(t, "main");
+	urio_task_set_name(t, "main"); /* before it can run (and be dumped) */
+	urio__ready(t, false);
 	return urio_join(t, result);
 }
 

@@ -124,6 +124,8 @@ static intptr_t tree_main(void *arg)
 					    "sleeper", "timed", "joiner",
 					    "grandchild"};
 	char name[16], line[256], want[64];
+	/* named before it ran: a dump never shows it nameless */
+	ASSERT_EQ(strcmp(urio_task_name(urio_self()), "main"), 0);
 	urio_group g;
 	urio_group_init(&g);
 	for (int i = 0; i < 3; i++) {
@@ -261,8 +263,19 @@ static intptr_t churn(void *arg)
 	return 0;
 }
 
+static intptr_t resident(void *arg)
+{
+	while (!atomic_load(&churn_stop))
+		urio_sleep_ms(1);
+	return 0;
+}
+
+/* Dumps race spawns and exits on both workers; tasks that live throughout
+ * are in every dump (registry slots freed by the churn, often from the
+ * other worker, are reused without losing them). */
 static void dump_race(void)
 {
+	enum { RESIDENTS = 16 };
 	urio_config cfg = {.workers = 2};
 	urio_rt *rt = urio_rt_new(&cfg);
 	ASSERT(rt);
@@ -270,13 +283,35 @@ static void dump_race(void)
 	urio_task *a = urio_rt_spawn(rt, churn, NULL);
 	urio_task *b = urio_rt_spawn(rt, churn, NULL);
 	ASSERT(a && b);
+	/* once the churn has freed slots, so the residents reuse them */
+	urio_stats st;
+	for (uint64_t end = now_ms() + 10000;; usleep(1000)) {
+		urio_rt_stats(rt, &st);
+		if (st.finished > 500)
+			break;
+		ASSERT(now_ms() < end);
+	}
+	urio_task *res[RESIDENTS];
+	char name[32];
+	for (int i = 0; i < RESIDENTS; i++) {
+		ASSERT((res[i] = urio_rt_spawn(rt, resident, NULL)));
+		snprintf(name, sizeof(name), "resident-%d", i);
+		urio_task_set_name(res[i], name);
+	}
 	for (int i = 0; i < 100; i++) {
-		free(dump(urio_dump_tasks));
+		char *table = dump(urio_dump_tasks);
+		for (int k = 0; k < RESIDENTS; k++) {
+			snprintf(name, sizeof(name), " resident-%d ", k);
+			ASSERT(strstr(table, name));
+		}
+		free(table);
 		free(dump(urio_print_call_graph));
 	}
 	atomic_store(&churn_stop, true);
 	ASSERT_EQ(urio_join(a, NULL), 0);
 	ASSERT_EQ(urio_join(b, NULL), 0);
+	for (int i = 0; i < RESIDENTS; i++)
+		ASSERT_EQ(urio_join(res[i], NULL), 0);
 	urio_rt_free(rt);
 }
 
