@@ -281,19 +281,21 @@ struct stolen_arg {
 	int spawner;
 };
 
-static intptr_t big_or_small(void *arg)
+static void count_if_stolen(const struct stolen_arg *a)
 {
-	struct stolen_arg *a = arg;
 	if (urio_worker_index() != a->spawner)
 		atomic_fetch_add(&ran_elsewhere, 1);
+}
+
+static intptr_t big_or_small(void *arg)
+{
+	count_if_stolen(arg);
 	return big_frame(NULL);
 }
 
 static intptr_t small_frame(void *arg)
 {
-	struct stolen_arg *a = arg;
-	if (urio_worker_index() != a->spawner)
-		atomic_fetch_add(&ran_elsewhere, 1);
+	count_if_stolen(arg);
 	volatile char c[4096];
 	c[0] = 1;
 	return c[0] + 2;
