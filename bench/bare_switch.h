@@ -3,7 +3,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-int bare_switch_start(void);  /* 0, or -1 without memory */
+#include <stdbool.h>
+/* two_sites: each context runs a loop of its own (see bare_switch.c).
+ * 0, or -1 without memory. */
+int bare_switch_start(bool two_sites);
 /* n one-way switches between the two contexts, then back to the caller */
 void bare_switch_rounds(unsigned n);
 void bare_switch_stop(void);

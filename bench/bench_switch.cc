@@ -15,9 +15,13 @@
 //  - boost.context: boost::context::fiber, resume() into a fiber that
 //    resumes straight back. A bare stack swap with no scheduler: the peer
 //    urio's switch is held against.
-//  - urio's bare switch: two contexts running the same loop hand off on
-//    urio__ctx_switch, no scheduler, to tell the primitive from the
-//    run-queue work (1000 one-way switches per iteration).
+//  - urio's bare switch: two contexts hand off on urio__ctx_switch, no
+//    scheduler (1000 one-way switches per iteration), running one loop or
+//    a loop each: the second pays, as the urio_yield row does, a
+//    mispredicted return on every switch (boost's resume() is inlined into
+//    both loops and its switch ends in an indirect jump, so there is no
+//    return to mispredict). Together they tell the primitive, the
+//    misprediction and the run-queue work apart.
 //  - mutex + condvar: two threads taking turns, the blocking equivalent.
 //    Pinned to one CPU each hand-off is a kernel context switch (futex
 //    wake + wait); unpinned on two CPUs it is a cross-CPU wake-up, which in
@@ -94,10 +98,11 @@ void BM_switch_boost_context(benchmark::State &state)
 }
 BENCHMARK(BM_switch_boost_context)->UseRealTime();
 
-// urio's switch primitive with no scheduler (bare_switch.c).
+// urio's switch primitive with no scheduler (bare_switch.c), the two
+// contexts running one loop (sites:1) or a loop each (sites:2).
 void BM_switch_urio_bare(benchmark::State &state)
 {
-	if (bare_switch_start() < 0) {
+	if (bare_switch_start(state.range(0) == 2) < 0) {
 		state.SkipWithError("no memory");
 		return;
 	}
@@ -109,7 +114,7 @@ void BM_switch_urio_bare(benchmark::State &state)
 		N * static_cast<double>(state.iterations()),
 		benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_switch_urio_bare)->UseRealTime();
+BENCHMARK(BM_switch_urio_bare)->ArgName("sites")->Arg(1)->Arg(2)->UseRealTime();
 
 // Two threads take turns under one mutex; `turn` says whose it is.
 void condvar_pingpong(benchmark::State &state, bool one_cpu)

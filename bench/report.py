@@ -341,11 +341,21 @@ def main():
         f = fio_iops(r, "fio_psync.json")
         return "", f"{si(p, 'IOPS')} vs fio {si(f, 'IOPS')}", "", "", None
 
+    def bare(sites):
+        return pick(bench("switch"), f"BM_switch_urio_bare/sites:{sites}",
+                    "switch") * 1e9
+
     def ref_bare():
         u, p = sw("BM_switch_boost_context")
-        b = pick(bench("switch"), "BM_switch_urio_bare", "switch") * 1e9
-        return (dur(b), dur(p), f"{x(b / p)} the time; urio_yield adds "
-                f"{u - b:.0f} ns of run queue", "", None)
+        b = bare(1)
+        return dur(b), dur(p), f"{x(b / p)} the time", "", None
+
+    def ref_bare_two():
+        u, p = sw("BM_switch_boost_context")
+        one, two = bare(1), bare(2)
+        return (dur(two), dur(p), f"{x(two / p)} the time: "
+                f"{two - one:.0f} ns mispredicted return; urio_yield adds "
+                f"{u - two:.0f} ns of run queue", "", None)
 
     def ref_condvar_2cpu():
         u, p = sw("BM_switch_condvar_2cpu")
@@ -384,8 +394,11 @@ def main():
           "kernel's io_uring read path is the floor)", ref_raw_warm)
     t.add("(ref) warm: blocking pread loop vs fio psync (both 1 thread)",
           ref_psync)
-    t.add("(ref) one-way switch: urio's bare switch (no scheduler) vs "
-          "boost.context", ref_bare)
+    t.add("(ref) one-way switch: urio's bare switch (no scheduler), both "
+          "contexts in one loop, vs boost.context", ref_bare)
+    t.add("(ref) one-way switch: urio's bare switch, each context in a loop "
+          "of its own (as urio_yield's two tasks), vs boost.context",
+          ref_bare_two)
     t.add("(ref) one-way switch: urio_yield vs condvar threads on 2 CPUs",
           ref_condvar_2cpu)
     t.add("(ref) spawn+run+join, default workers vs pthread", ref_spawn_all)
