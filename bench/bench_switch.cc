@@ -14,7 +14,9 @@
 //    swap stacks, return into the other task.
 //  - boost.context: boost::context::fiber, resume() into a fiber that
 //    resumes straight back. A bare stack swap with no scheduler: the peer
-//    urio's switch is held against.
+//    urio's switch is held against. Once as boost's examples use it
+//    (resume() inlined into both loops), once called as urio_yield is,
+//    through one out-of-line function from two loops.
 //  - urio's bare switch: two contexts hand off on urio__ctx_switch, no
 //    scheduler (1000 one-way switches per iteration), running one loop or
 //    a loop each: the second pays, as the urio_yield row does, a
@@ -97,6 +99,32 @@ void BM_switch_boost_context(benchmark::State &state)
 	count_switches(state);
 }
 BENCHMARK(BM_switch_boost_context)->UseRealTime();
+
+// boost.context called as urio_yield is: both sides switch through one
+// out-of-line function, so, as for urio's tasks, the return from it lands
+// in a loop the CPU's return stack did not predict.
+__attribute__((noinline)) boost::context::fiber hop(boost::context::fiber &&f)
+{
+	return std::move(f).resume();
+}
+
+void BM_switch_boost_context_called(benchmark::State &state)
+{
+	namespace ctx = boost::context;
+	bool done = false;
+	ctx::fiber f{[&done](ctx::fiber &&main) {
+		while (!done)
+			main = hop(std::move(main));
+		return std::move(main);
+	}};
+	f = hop(std::move(f));
+	for (auto _ : state)
+		f = hop(std::move(f));
+	done = true;
+	f = hop(std::move(f));
+	count_switches(state);
+}
+BENCHMARK(BM_switch_boost_context_called)->UseRealTime();
 
 // urio's switch primitive with no scheduler (bare_switch.c), the two
 // contexts running one loop (sites:1) or a loop each (sites:2).

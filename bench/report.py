@@ -357,6 +357,10 @@ def main():
                 f"{two - one:.0f} ns mispredicted return; urio_yield adds "
                 f"{u - two:.0f} ns of run queue", "", None)
 
+    def ref_boost_called():
+        u, p = sw("BM_switch_boost_context_called")
+        return dur(u), dur(p), f"{x(u / p)} the time", "", None
+
     def ref_condvar_2cpu():
         u, p = sw("BM_switch_condvar_2cpu")
         return dur(u), dur(p), f"{p / u:.0f}x faster", "", None
@@ -399,6 +403,9 @@ def main():
     t.add("(ref) one-way switch: urio's bare switch, each context in a loop "
           "of its own (as urio_yield's two tasks), vs boost.context",
           ref_bare_two)
+    t.add("(ref) one-way switch: urio_yield vs boost.context called as "
+          "urio_yield is (one out-of-line function, two loops)",
+          ref_boost_called)
     t.add("(ref) one-way switch: urio_yield vs condvar threads on 2 CPUs",
           ref_condvar_2cpu)
     t.add("(ref) spawn+run+join, default workers vs pthread", ref_spawn_all)
