@@ -346,7 +346,7 @@ def main():
                     "switch") * 1e9
 
     def ref_bare():
-        u, p = sw("BM_switch_boost_context")
+        _, p = sw("BM_switch_boost_context")
         b = bare(1)
         return dur(b), dur(p), f"{x(b / p)} the time", "", None
 
@@ -355,7 +355,7 @@ def main():
         one, two = bare(1), bare(2)
         return (dur(two), dur(p), f"{x(two / p)} the time: "
                 f"{two - one:.0f} ns mispredicted return; urio_yield adds "
-                f"{u - two:.0f} ns of run queue", "", None)
+                f"{u - two:.0f} ns of scheduler", "", None)
 
     def ref_boost_called():
         u, p = sw("BM_switch_boost_context_called")
