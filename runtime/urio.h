@@ -8,4 +8,5 @@
 #include <urio/offload.h>
 #include <urio/io.h>
 #include <urio/introspect.h>
+#include <urio/with.h>
 #endif
