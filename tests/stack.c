@@ -194,6 +194,15 @@ static intptr_t sleeper(void *arg)
  * RLIMIT_AS leaves them room to start. */
 #ifndef SANITIZED
 
+/* Sleeps until cancelled: a sleeper that ended on its own would give its
+ * stack back, and a spawning loop slowed by a loaded machine would then
+ * never reach the limit. */
+static intptr_t parked(void *arg)
+{
+	urio_sleep_ms(600000);
+	return 0;
+}
+
 /* Spawns until the limit stops it; then cancels and joins them all. */
 static intptr_t until_failure(void *arg)
 {
@@ -203,7 +212,7 @@ static intptr_t until_failure(void *arg)
 		return -3;
 	int n = 0, err = 0;
 	for (; n < MAX; n++) {
-		t[n] = urio_spawn_ex(sleeper, NULL, 1 << 20);
+		t[n] = urio_spawn_ex(parked, NULL, 1 << 20);
 		if (!t[n]) {
 			err = errno;
 			break;
