@@ -9,7 +9,8 @@
  * URIO_FOREACH does that on every exit from its loop.
  *
  * Adapters take ownership of their source: closing the adapter closes the
- * source. An item is valid until the next call of next unless its source
+ * source (an adapter that fails returns NULL with errno set, and the source
+ * stays the caller's). An item is valid until the next call of next unless its source
  * says otherwise (line slices are not: map them to copies before batch or
  * collect). */
 #ifndef URIO_ITER_H
