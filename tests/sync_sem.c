@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <urio.h>
 
-#include "test.h"
+#include "sync_cases.h"
 
 #define SMALL_STACK (64u << 10)
 
@@ -48,15 +48,11 @@ static intptr_t sem_invalid(void *arg)
 }
 
 /* --- never more than N inside, 10k tasks on every worker --------------- */
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-
 #define ADMIT_N 3
 /* TSan gives each live fiber its own shadow stack, and creating one costs
  * milliseconds: fewer tasks there (2k), 10k elsewhere, in waves of at most
  * ADMIT_WAVE alive at once. */
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#if UNDER_TSAN
 #define ADMIT_TASKS 2000
 #else
 #define ADMIT_TASKS 10000
@@ -381,39 +377,19 @@ static intptr_t sem_scope(void *arg)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		urio_fn fn;
-	} cases[] = {
-		{"sem_basic", sem_basic},
-		{"sem_invalid", sem_invalid},
-		{"sem_admission", sem_admission},
-		{"sem_fifo", sem_fifo},
-		{"sem_acquire_cancelled", sem_acquire_cancelled},
-		{"sem_acquire_cancel_after_grant",
-		 sem_acquire_cancel_after_grant},
-		{"sem_acquire_timeout", sem_acquire_timeout},
-		{"sem_acquire_deadline", sem_acquire_deadline},
-		{"sem_cancel_storm", sem_cancel_storm},
-		{"sem_thread_release", sem_thread_release},
-		{"sem_scope", sem_scope},
+	static const struct sync_case cases[] = {
+		CASE(sem_basic),
+		CASE(sem_invalid),
+		CASE(sem_admission),
+		CASE(sem_fifo),
+		CASE(sem_acquire_cancelled),
+		CASE(sem_acquire_cancel_after_grant),
+		CASE(sem_acquire_timeout),
+		CASE(sem_acquire_deadline),
+		CASE(sem_cancel_storm),
+		CASE(sem_thread_release),
+		CASE(sem_scope),
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-			continue; /* one case by name */
-		for (unsigned w = 1; w <= 2; w++) {
-			urio_config cfg = {.workers = w};
-			intptr_t r = -1;
-			ASSERT_EQ(urio_run(&cfg, cases[i].fn, (void *)(intptr_t)w,
-					   &r),
-				  0);
-			if (r != 0) {
-				fprintf(stderr, "%s on %u workers: %ld\n",
-					cases[i].name, w, (long)r);
-				return 1;
-			}
-		}
-	}
-	puts("sync_sem: ok");
-	return 0;
+	return run_cases("sync_sem", cases, sizeof(cases) / sizeof(cases[0]),
+			 argc, argv);
 }

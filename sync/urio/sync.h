@@ -65,6 +65,8 @@ URIO_API int urio_mutex_try_lock(urio_mutex *m);
 URIO_API int urio_mutex_unlock(urio_mutex *m);
 /* urio_mutex_unlock for URIO_GUARD (void *). */
 URIO_API void urio_mutex_unlock_void(void *m);
+/* Waiters queued now (a snapshot, for stats). */
+URIO_API unsigned urio_mutex_waiters(urio_mutex *m);
 
 /* --- readers-writer lock (sync/rwlock.c), FIFO between the two kinds ---- */
 typedef struct urio_rwlock {
@@ -84,6 +86,7 @@ URIO_API int urio_rwlock_try_wrlock(urio_rwlock *l); /* 0 or -EBUSY */
 /* Drops a shared or the exclusive hold: 0, or -EPERM if l is not held. */
 URIO_API int urio_rwlock_unlock(urio_rwlock *l);
 URIO_API void urio_rwlock_unlock_void(void *l);
+URIO_API unsigned urio_rwlock_waiters(urio_rwlock *l);
 
 /* --- event (sync/event.c): a flag tasks wait to see set ----------------- */
 typedef struct urio_event {
@@ -98,6 +101,7 @@ URIO_API bool urio_event_is_set(const urio_event *e);
 /* Returns 0 once e is set (at once if it is), -ECANCELED, -ETIMEDOUT. */
 URIO_API int urio_event_wait(urio_event *e);
 URIO_API int urio_event_wait_timeout(urio_event *e, uint64_t ms);
+URIO_API unsigned urio_event_waiters(urio_event *e);
 
 /* --- condition variable over urio_mutex (sync/cond.c) ------------------- */
 typedef struct urio_cond {
@@ -108,13 +112,15 @@ URIO_API void urio_cond_init(urio_cond *c);
 /* Unlocks m (which the caller holds), waits for a signal, locks m again.
  * Returns 0, -ECANCELED or -ETIMEDOUT, and holds m again in every case,
  * even cancelled. A signal that reached a cancelled waiter goes on to the
- * next one. Callers recheck their predicate (another task may run first). */
+ * next one. Callers recheck their predicate (another task may run first).
+ * -EPERM (and no wait) if m was not locked. */
 URIO_API int urio_cond_wait(urio_cond *c, urio_mutex *m);
 URIO_API int urio_cond_wait_timeout(urio_cond *c, urio_mutex *m,
 				    uint64_t ms);
 /* Wakes the first waiter / every waiter: 0, or -EINVAL. */
 URIO_API int urio_cond_signal(urio_cond *c);
 URIO_API int urio_cond_broadcast(urio_cond *c);
+URIO_API unsigned urio_cond_waiters(urio_cond *c);
 
 /* --- bounded MPMC channel of fixed-size items (sync/chan.c) ------------- */
 typedef struct urio_chan urio_chan;
@@ -142,6 +148,9 @@ URIO_API int urio_chan_try_recv(urio_chan *c, void *item);
 URIO_API int urio_chan_close(urio_chan *c);
 /* Items queued now (a snapshot). */
 URIO_API size_t urio_chan_len(urio_chan *c);
+/* Senders / receivers waiting now (a snapshot). */
+URIO_API unsigned urio_chan_senders(urio_chan *c);
+URIO_API unsigned urio_chan_receivers(urio_chan *c);
 
 /* --- wait group (sync/wg.c) --------------------------------------------- */
 typedef struct urio_wg {
@@ -156,6 +165,7 @@ URIO_API int urio_wg_done(urio_wg *g); /* urio_wg_add(g, -1) */
 /* Waits until the count is zero: 0, -ECANCELED, -ETIMEDOUT. */
 URIO_API int urio_wg_wait(urio_wg *g);
 URIO_API int urio_wg_wait_timeout(urio_wg *g, uint64_t ms);
+URIO_API unsigned urio_wg_waiters(urio_wg *g);
 
 /* --- token-bucket rate limiter (sync/limiter.c) ------------------------- */
 typedef struct urio_limiter {
