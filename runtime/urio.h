@@ -9,4 +9,6 @@
 #include <urio/io.h>
 #include <urio/introspect.h>
 #include <urio/with.h>
+#include <urio/txn.h>
+#include <urio/timing.h>
 #endif
