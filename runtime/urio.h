@@ -12,4 +12,5 @@
 #include <urio/sync.h>
 #include <urio/txn.h>
 #include <urio/timing.h>
+#include <urio/pool.h>
 #endif
