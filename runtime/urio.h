@@ -13,4 +13,5 @@
 #include <urio/txn.h>
 #include <urio/timing.h>
 #include <urio/pool.h>
+#include <urio/tcp_pool.h>
 #endif
