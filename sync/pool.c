@@ -602,10 +602,9 @@ void urio_pool_free(urio_pool *p)
 	unlock(p);
 	/* first the background task, which may hold a permit an acquirer
 	 * queues for */
-	if (p->maint) {
+	if (p->maint) { /* kept set: kick() may still read it, harmlessly */
 		urio_cancel(p->maint);
 		urio_join(p->maint, NULL);
-		p->maint = NULL;
 	}
 	lock(p);
 	bool wait = p->inside > 0;

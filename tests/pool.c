@@ -82,14 +82,7 @@ static urio_pool_stats stats(urio_pool *p)
 
 /* --- max_size under competition -------------------------------------------- */
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#define STORM 300 /* TSan: a shadow stack per live fiber */
-#else
 #define STORM 1000
-#endif
 #define MAX 4
 
 static urio_pool *sp;

@@ -51,7 +51,7 @@ static intptr_t basic(void *arg)
 	ASSERT_EQ(urio_timeout_exit(&d), -ETIMEDOUT);
 	ASSERT_EQ(s.calls, 3);
 	ASSERT_EQ(s.err, -ECANCELED);
-	ASSERT_GE(s.ns, 3000000);
+	ASSERT_GE(s.ns, 2000000); /* the deadline was entered just before */
 
 	/* no callback: the out fields alone */
 	urio_timing quiet = {0};
