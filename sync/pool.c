@@ -11,8 +11,8 @@
  * against max_size, which they thus never exceed. Idle resources
  * form a list, newest first: acquirers take the newest (warm, and the
  * oldest are left to time out), the background task retires from the old
- * end. Leased and idle resources are all in an open-addressing table keyed
- * by pointer, so release finds a lease's record (its age) in O(1) and
+ * end. Leased and idle resources are all in a table keyed by pointer
+ * (ptab.c), so release finds a lease's record (its age) in O(1) and
  * ignores pointers it never handed out.
  *
  * The pool's fields are under one spinlock held for a few loads and stores
@@ -28,13 +28,14 @@
 #include <urio/sync.h>
 
 #include "../runtime/internal.h"
+#include "ptab.h"
 
 #define MS 1000000ull
 #define BACKOFF_MIN (10 * MS) /* background creation failed: retry after */
 #define BACKOFF_MAX (1000 * MS)
 
 struct node {
-	void *res;
+	void *res; /* first: the table's key */
 	uint64_t born, idle_since;
 	struct node *prev, *next; /* idle list, while idle */
 	bool leased;
@@ -51,8 +52,7 @@ struct urio_pool {
 	struct node *idle_head, *idle_tail; /* newest first */
 	unsigned nidle, nused, ncreating, nwaiting;
 	unsigned total; /* resources that exist or are being made */
-	struct node **tab; /* every resource, by pointer */
-	size_t tab_cap, tab_len;
+	struct urio__ptab tab; /* every resource's node, by resource */
 	unsigned inside; /* acquirers under way + leases out */
 	bool closing;
 	urio_pool_stats st;
@@ -63,70 +63,6 @@ struct urio_pool {
 	_Atomic bool kicked;
 	uint64_t maint_wake; /* when it looks next on its own (ns) */
 };
-
-/* --- the table: linear probing, deletion by backward shift ------------- */
-
-static size_t slot_of(const urio_pool *p, const void *res)
-{
-	uint64_t h = (uint64_t)(uintptr_t)res * 0x9e3779b97f4a7c15ull;
-	return (size_t)(h >> 17) & (p->tab_cap - 1);
-}
-
-static size_t tab_find(const urio_pool *p, const void *res)
-{
-	for (size_t i = slot_of(p, res);; i = (i + 1) & (p->tab_cap - 1)) {
-		if (!p->tab[i] || p->tab[i]->res == res)
-			return i;
-	}
-}
-
-static int tab_grow(urio_pool *p)
-{
-	size_t cap = p->tab_cap * 2;
-	struct node **t = calloc(cap, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	struct node **old = p->tab;
-	size_t old_cap = p->tab_cap;
-	p->tab = t;
-	p->tab_cap = cap;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i])
-			p->tab[tab_find(p, old[i]->res)] = old[i];
-	free(old);
-	return 0;
-}
-
-/* Under the lock. */
-static int tab_add(urio_pool *p, struct node *n)
-{
-	if ((p->tab_len + 1) * 2 > p->tab_cap && tab_grow(p) < 0)
-		return -ENOMEM;
-	p->tab[tab_find(p, n->res)] = n;
-	p->tab_len++;
-	return 0;
-}
-
-static struct node *tab_get(const urio_pool *p, const void *res)
-{
-	return p->tab[tab_find(p, res)];
-}
-
-static void tab_del(urio_pool *p, struct node *n)
-{
-	size_t mask = p->tab_cap - 1, i = tab_find(p, n->res);
-	p->tab[i] = NULL;
-	p->tab_len--;
-	/* shift back the entries of the run after i that probed past it */
-	for (size_t j = (i + 1) & mask; p->tab[j]; j = (j + 1) & mask) {
-		size_t home = slot_of(p, p->tab[j]->res);
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			p->tab[i] = p->tab[j];
-			p->tab[j] = NULL;
-			i = j;
-		}
-	}
-}
 
 /* --- the idle list (under the lock) -------------------------------------- */
 
@@ -219,7 +155,7 @@ static void destroy_res(urio_pool *p, void *res)
 static void drop(urio_pool *p, struct node *n)
 {
 	lock(p);
-	tab_del(p, n);
+	urio__ptab_del(&p->tab, n->res);
 	if (n->leased)
 		p->nused--;
 	unlock(p);
@@ -251,7 +187,7 @@ static int make(urio_pool *p, bool lease, void **out)
 		*n = (struct node){.res = res, .born = now, .idle_since = now,
 				   .leased = lease};
 		p->st.created++;
-		err = tab_add(p, n);
+		err = urio__ptab_add(&p->tab, n);
 	} else {
 		p->st.create_errors++;
 		p->total--;
@@ -394,7 +330,7 @@ void urio_pool_release(urio_pool *p, void *res, int err)
 		return;
 	uint64_t now = urio_now_ns();
 	lock(p);
-	struct node *n = tab_get(p, res);
+	struct node *n = urio__ptab_get(&p->tab, res);
 	if (!n || !n->leased) {
 		unlock(p);
 		return;
@@ -564,10 +500,10 @@ urio_pool *urio_pool_new(const urio_pool_ops *ops, void *ctx,
 	urio_sem_init(&p->kick, 0);
 	atomic_flag_clear(&p->lock.f);
 	p->maint_wake = UINT64_MAX;
-	p->tab_cap = 16;
-	p->tab = calloc(p->tab_cap, sizeof(*p->tab));
-	if (!p->tab)
+	if (urio__ptab_init(&p->tab) < 0) {
+		errno = ENOMEM;
 		goto fail_pool;
+	}
 	p->drained = urio_future_new();
 	if (!p->drained)
 		goto fail_tab;
@@ -584,7 +520,7 @@ fail_future:
 	urio_future_free(p->drained);
 	errno = err;
 fail_tab:
-	free(p->tab);
+	urio__ptab_fini(&p->tab);
 fail_pool:
 	free(p);
 fail:
@@ -618,7 +554,7 @@ void urio_pool_free(urio_pool *p)
 	}
 	urio_shield_exit(&sh);
 	urio_future_free(p->drained);
-	free(p->tab);
+	urio__ptab_fini(&p->tab);
 	free(p);
 }
 
