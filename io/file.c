@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <urio/io.h>
@@ -38,19 +39,24 @@ int urio_nop(void)
 	return URIO__OP(IORING_OP_NOP, -1, io_uring_prep_nop(sqe));
 }
 
-static int open_op(const char *path, int flags, mode_t mode)
+static int open_op(int dirfd, const char *path, int flags, mode_t mode)
 {
 	if (no_ring() || !urio__op_supported(IORING_OP_OPENAT))
-		return (int)BLOCKING(open(path, flags, mode));
-	return URIO__OP(IORING_OP_OPENAT, -1,
-			io_uring_prep_openat(sqe, AT_FDCWD, path, flags, mode));
+		return (int)BLOCKING(openat(dirfd, path, flags, mode));
+	return URIO__OP(IORING_OP_OPENAT, dirfd,
+			io_uring_prep_openat(sqe, dirfd, path, flags, mode));
 }
 
 int urio_open(const char *path, int flags, mode_t mode)
 {
+	return urio_openat(AT_FDCWD, path, flags, mode);
+}
+
+int urio_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
 	if (!path)
 		return -EFAULT;
-	return urio__fd_result(open_op(path, flags, mode));
+	return urio__fd_result(open_op(dirfd, path, flags, mode));
 }
 
 static size_t clamp(size_t len)
@@ -140,4 +146,27 @@ int urio_statx(int dirfd, const char *path, int flags, unsigned mask,
 	return URIO__OP(IORING_OP_STATX, dirfd,
 			io_uring_prep_statx(sqe, dirfd, path, flags, mask,
 					    out));
+}
+
+int urio_renameat(int olddirfd, const char *oldpath, int newdirfd,
+		  const char *newpath, unsigned flags)
+{
+	if (!oldpath || !newpath)
+		return -EFAULT;
+	if (no_ring() || !urio__op_supported(IORING_OP_RENAMEAT))
+		return (int)BLOCKING(renameat2(olddirfd, oldpath, newdirfd,
+					       newpath, flags));
+	return URIO__OP(IORING_OP_RENAMEAT, olddirfd,
+			io_uring_prep_renameat(sqe, olddirfd, oldpath,
+					       newdirfd, newpath, flags));
+}
+
+int urio_unlinkat(int dirfd, const char *path, int flags)
+{
+	if (!path)
+		return -EFAULT;
+	if (no_ring() || !urio__op_supported(IORING_OP_UNLINKAT))
+		return (int)BLOCKING(unlinkat(dirfd, path, flags));
+	return URIO__OP(IORING_OP_UNLINKAT, dirfd,
+			io_uring_prep_unlinkat(sqe, dirfd, path, flags));
 }

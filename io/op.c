@@ -28,6 +28,8 @@ static const char *const names[IORING_OP_LAST] = {
 	[IORING_OP_SPLICE] = "splice",
 	[IORING_OP_MSG_RING] = "msg_ring",
 	[IORING_OP_SOCKET] = "socket",
+	[IORING_OP_RENAMEAT] = "rename",
+	[IORING_OP_UNLINKAT] = "unlink",
 };
 
 const char *urio__op_name(int opcode)

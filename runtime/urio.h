@@ -13,4 +13,8 @@
 #include <urio/gen.h>
 #include <urio/iter.h>
 #include <urio/lines.h>
+#include <urio/txn.h>
+#include <urio/timing.h>
+#include <urio/pool.h>
+#include <urio/tcp_pool.h>
 #endif

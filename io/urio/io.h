@@ -25,6 +25,8 @@ struct statx;
 URIO_API int urio_nop(void);
 /* Opens path relative to the cwd; returns the fd or -errno. */
 URIO_API int urio_open(const char *path, int flags, mode_t mode);
+/* Opens path relative to the directory dirfd (AT_FDCWD: the cwd). */
+URIO_API int urio_openat(int dirfd, const char *path, int flags, mode_t mode);
 /* Reads up to len bytes at off (-1: the file position); bytes read or -errno. */
 URIO_API ssize_t urio_read(int fd, void *buf, size_t len, off_t off);
 /* Writes up to len bytes at off (-1: the file position); bytes written. */
@@ -39,6 +41,11 @@ URIO_API int urio_close(int fd);
 /* statx(2) relative to dirfd; returns 0 or -errno. */
 URIO_API int urio_statx(int dirfd, const char *path, int flags,
 			unsigned mask, struct statx *out);
+/* renameat2(2): 0 or -errno; flags 0 or RENAME_NOREPLACE / _EXCHANGE. */
+URIO_API int urio_renameat(int olddirfd, const char *oldpath, int newdirfd,
+			   const char *newpath, unsigned flags);
+/* unlinkat(2): 0 or -errno; flags 0 or AT_REMOVEDIR. */
+URIO_API int urio_unlinkat(int dirfd, const char *path, int flags);
 /* Returns a new socket fd (close-on-exec is the caller's flag) or -errno. */
 URIO_API int urio_socket(int domain, int type, int protocol);
 /* Returns the accepted fd or -errno; addr/addrlen may be NULL. As for
