@@ -2,7 +2,9 @@
  * ring that posts a completion per connection, so a busy listener costs
  * no SQE per accept; it ends on errors (EMFILE) and is armed again by the
  * next call. Ending it for good: shutdown(2) of the listener, which makes
- * the kernel post its last completion (-EINVAL). */
+ * the kernel post its last completion (-EINVAL). The kernel reads
+ * RLIMIT_NOFILE when it prepares the op, so a limit changed later applies
+ * from the next arming on (seen on 6.18: fds above a lowered limit). */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>

@@ -43,7 +43,6 @@ static intptr_t emfile(void *arg)
 			      .listeners = workers};
 	urio_server *s = urio_server_new(&o);
 	ASSERT(s);
-	ASSERT_EQ(urio_server_start(s), 0);
 	struct sockaddr_in sin = {.sin_family = AF_INET,
 				  .sin_port = htons((uint16_t)urio_server_port(s)),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -67,6 +66,9 @@ static intptr_t emfile(void *arg)
 		nd++;
 	ASSERT(nd < MAX_DUPS);
 	ASSERT_EQ(errno, EMFILE);
+	/* started only now: an accept op takes RLIMIT_NOFILE when it is
+	 * prepared (io_accept_prep), and a multishot one is prepared once */
+	ASSERT_EQ(urio_server_start(s), 0);
 
 	for (int i = 0; i < CLIENTS; i++) /* the backlog takes them */
 		ASSERT_EQ(urio_connect(cl[i], (struct sockaddr *)&sin,
