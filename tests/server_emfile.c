@@ -1,9 +1,11 @@
 /* EMFILE on accept: with the fd table full, the accept task pauses between
  * attempts instead of spinning, and once fds are free again it accepts the
- * connections that waited and serves them. RLIMIT_NOFILE is lowered for
+ * connections that waited and serves them; a signal wait started then
+ * waits for an fd and gets the signal. RLIMIT_NOFILE is lowered for
  * the test (the libuv test-emfile pattern), so it is a program of its own.
  * On 1 and 2 workers, and on the poll backend (*_poll). */
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -28,6 +30,14 @@ static int echo(int fd, void *arg)
 		if (n < 0)
 			return (int)n;
 	}
+}
+
+static intptr_t wait_usr1(void *arg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	return urio_signal_wait(&set, NULL);
 }
 
 static urio_server_stats stats(urio_server *s)
@@ -69,6 +79,11 @@ static intptr_t emfile(void *arg)
 	/* started only now: an accept op takes RLIMIT_NOFILE when it is
 	 * prepared (io_accept_prep), and a multishot one is prepared once */
 	ASSERT_EQ(urio_server_start(s), 0);
+	/* a signal wait needs an fd too: it waits for one, and the signal
+	 * sent meanwhile stays pending */
+	urio_task *sig = urio_spawn(wait_usr1, NULL);
+	ASSERT(sig);
+	ASSERT_EQ(kill(getpid(), SIGUSR1), 0);
 
 	for (int i = 0; i < CLIENTS; i++) /* the backlog takes them */
 		ASSERT_EQ(urio_connect(cl[i], (struct sockaddr *)&sin,
@@ -91,6 +106,9 @@ static intptr_t emfile(void *arg)
 	while (nd > 0)
 		close(dups[--nd]);
 	ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	intptr_t signo = 0;
+	ASSERT_EQ(urio_join(sig, &signo), 0);
+	ASSERT_EQ(signo, SIGUSR1);
 	for (int i = 0; i < CLIENTS; i++) {
 		char c = (char)('a' + i), e = 0;
 		ASSERT_EQ(urio_send_all(cl[i], &c, 1, 0), 1);
@@ -107,6 +125,10 @@ static intptr_t emfile(void *arg)
 
 int main(void)
 {
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	ASSERT_EQ(urio_signal_block(&set), 0);
 	for (workers = 1; workers <= 2; workers++) {
 		urio_config cfg = {.workers = workers};
 		intptr_t res = -1;
