@@ -39,7 +39,7 @@ void urio__acceptor_init(struct urio__acceptor *a, int fd, bool multishot)
 	a->fd = fd;
 	a->multishot = multishot && kernel_has_multishot_accept() &&
 		       urio__op_supported(IORING_OP_ACCEPT);
-	a->used_mshot = false;
+	a->used_mshot = a->ever_mshot = false;
 	urio__mshot_init(&a->m, "accept", fd);
 }
 
@@ -62,7 +62,7 @@ int urio__acceptor_next(struct urio__acceptor *a)
 		r = urio__mshot_arm(&a->m, prep_accept);
 		if (r < 0)
 			return r;
-		a->used_mshot = true;
+		a->used_mshot = a->ever_mshot = true;
 	}
 }
 
@@ -91,5 +91,5 @@ void urio__acceptor_close(struct urio__acceptor *a)
 
 bool urio__acceptor_multishot(const struct urio__acceptor *a)
 {
-	return a->multishot;
+	return a->ever_mshot;
 }
