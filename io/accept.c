@@ -6,46 +6,27 @@
  * RLIMIT_NOFILE when it prepares the op, so a limit changed later applies
  * from the next arming on (seen on 6.18: fds above a lowered limit). */
 #include <errno.h>
-#include <stdio.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include <urio/io.h>
 #include <urio/scope.h>
 
 #include "accept.h"
 
-/* IORING_ACCEPT_MULTISHOT has no opcode of its own to probe: kernels
- * before 5.19 fail the op with -EINVAL, indistinguishable from a closed
- * listener, so the release decides. */
-static bool kernel_has_multishot_accept(void)
-{
-	static int known; /* 0 unknown, 1 yes, -1 no; racing writers agree */
-	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
-	if (!k) {
-		struct utsname u;
-		unsigned maj = 0, min = 0;
-		k = uname(&u) == 0 && sscanf(u.release, "%u.%u", &maj, &min) == 2 &&
-				    (maj > 5 || (maj == 5 && min >= 19))
-			    ? 1
-			    : -1;
-		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
-	}
-	return k > 0;
-}
-
 void urio__acceptor_init(struct urio__acceptor *a, int fd, bool multishot)
 {
 	a->fd = fd;
-	a->multishot = multishot && kernel_has_multishot_accept() &&
+	/* the flag has no opcode of its own to probe, and kernels before
+	 * 5.19 fail it with -EINVAL, as for a closed listener */
+	a->multishot = multishot && urio__kernel_at_least(5, 19) &&
 		       urio__op_supported(IORING_OP_ACCEPT);
 	a->used_mshot = a->ever_mshot = false;
 	urio__mshot_init(&a->m, "accept", fd);
 }
 
-static void prep_accept(struct io_uring_sqe *sqe, int fd)
+static void prep_accept(struct io_uring_sqe *sqe, struct urio__mshot *m)
 {
-	io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_prep_multishot_accept(sqe, m->fd, NULL, NULL, SOCK_CLOEXEC);
 }
 
 int urio__acceptor_next(struct urio__acceptor *a)

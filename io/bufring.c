@@ -6,18 +6,18 @@
  * a ring takes its spinlock (the kernel is the only consumer).
  *
  * A dry ring fails the recv with -ENOBUFS before any byte is taken; the
- * call then receives into a buffer of its own. Multishot recv is not used:
- * urio_recv_buf is one call per receive with no per-connection record to
- * hold a multishot op's queue between calls. */
+ * call then receives into a buffer of its own. urio_recv_buf is one op
+ * per receive; urio_reader (reader.c) keeps a multishot recv armed. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <urio/io.h>
 #include <urio/server.h>
 
+#include "bufring.h"
 #include "op.h"
 
-#define BGID 0x75
+#define BGID URIO__BGID
 #define MAX_COUNT 32768u
 #define MAX_SIZE (1u << 20)
 
@@ -36,6 +36,11 @@ static _Atomic uint64_t dry; /* a rare path: one shared counter will do */
 uint64_t urio_buf_dry_count(void)
 {
 	return atomic_load_explicit(&dry, memory_order_relaxed);
+}
+
+void urio__bufring_dry(void)
+{
+	atomic_fetch_add_explicit(&dry, 1, memory_order_relaxed);
 }
 
 int urio_buf_config(unsigned count, size_t size)
@@ -107,8 +112,35 @@ void urio__bufring_free(struct urio__worker *w)
 	w->bufring = NULL;
 }
 
-static ssize_t recv_plain(int fd, urio_buf *b, int flags, size_t size)
+void *urio__bufring_get(struct urio__worker *w)
 {
+	struct bufring *r = w->bufring;
+	if (!r)
+		r = ring_setup(w);
+	return r && !r->failed ? r : NULL;
+}
+
+void urio__bufring_take(urio_buf *b, struct urio__worker *w, int32_t res,
+			uint32_t flags)
+{
+	struct bufring *r = w->bufring;
+	*b = (urio_buf){0};
+	if (!(flags & IORING_CQE_F_BUFFER))
+		return;
+	b->owner = r;
+	b->id = flags >> IORING_CQE_BUFFER_SHIFT;
+	b->data = r->mem + (size_t)b->id * r->size;
+	if (res <= 0)
+		urio_buf_release(b);
+	else
+		b->len = (size_t)res;
+}
+
+ssize_t urio__recv_plain(int fd, urio_buf *b, int flags)
+{
+	struct urio__worker *w = urio__cur_worker();
+	struct bufring *r = w ? w->bufring : NULL;
+	size_t size = r ? r->size : atomic_load(&cfg_size);
 	char *p = malloc(size);
 	if (!p)
 		return -ENOMEM;
@@ -130,13 +162,9 @@ ssize_t urio_recv_buf(int fd, urio_buf *b, int flags)
 	struct urio__worker *w = urio__cur_worker();
 	if (!w || !w->cur)
 		return -EPERM;
-	if (urio__no_ring(w))
-		return recv_plain(fd, b, flags, atomic_load(&cfg_size));
-	struct bufring *r = w->bufring;
+	struct bufring *r = urio__no_ring(w) ? NULL : urio__bufring_get(w);
 	if (!r)
-		r = ring_setup(w);
-	if (!r || r->failed)
-		return recv_plain(fd, b, flags, r ? r->size : cfg_size);
+		return urio__recv_plain(fd, b, flags);
 	struct urio__wait ow;
 	int32_t res;
 	do {
@@ -150,24 +178,10 @@ ssize_t urio_recv_buf(int fd, urio_buf *b, int flags)
 		res = urio__op_finish(&ow, sqe);
 	} while (res == -EINTR);
 	/* the op's worker lent the buffer; we may run elsewhere by now */
-	struct bufring *own = ow.owner->bufring;
-	if (ow.cqe_flags & IORING_CQE_F_BUFFER) {
-		unsigned id = ow.cqe_flags >> IORING_CQE_BUFFER_SHIFT;
-		if (res <= 0) {
-			b->owner = own;
-			b->id = id;
-			b->data = own->mem;
-			urio_buf_release(b);
-		} else {
-			b->owner = own;
-			b->id = id;
-			b->data = own->mem + (size_t)id * own->size;
-			b->len = (size_t)res;
-		}
-	}
+	urio__bufring_take(b, ow.owner, res, ow.cqe_flags);
 	if (res == -ENOBUFS) { /* the ring is dry; nothing was taken */
-		atomic_fetch_add_explicit(&dry, 1, memory_order_relaxed);
-		return recv_plain(fd, b, flags, own->size);
+		urio__bufring_dry();
+		return urio__recv_plain(fd, b, flags);
 	}
 	return res;
 }

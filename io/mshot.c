@@ -6,7 +6,9 @@
  * must outlive the op: a user ends it (shutdown(2) of the socket, say) and
  * pops until pop returns 0 before freeing it. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/utsname.h>
 #include <urio/scope.h>
 
 #include "mshot.h"
@@ -56,7 +58,7 @@ void urio__mshot_init(struct urio__mshot *m, const char *what, int fd)
 }
 
 int urio__mshot_arm(struct urio__mshot *m,
-		    void (*prep)(struct io_uring_sqe *sqe, int fd))
+		    void (*prep)(struct io_uring_sqe *sqe, struct urio__mshot *m))
 {
 	struct urio__worker *w = urio__cur_worker();
 	if (!w || !w->cur)
@@ -65,7 +67,7 @@ int urio__mshot_arm(struct urio__mshot *m,
 		return -ECANCELED;
 	/* the SQE first: making room may reap, and reaping takes m->lock */
 	struct io_uring_sqe *sqe = urio__sqe(w);
-	prep(sqe, m->fd);
+	prep(sqe, m);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | URIO__UD_HANDLER);
 	URIO_PROBE3(op_submit, w->index, sqe->opcode, m->fd);
 	urio__spin_lock(&m->lock);
@@ -135,6 +137,33 @@ int urio__mshot_pop(struct urio__mshot *m, struct urio__mshot_cqe *c)
 		if (r < 0)
 			return r;
 	}
+}
+
+void urio__mshot_end(struct urio__mshot *m, void (*end)(struct urio__mshot *m))
+{
+	struct urio__worker *w = urio__cur_worker();
+	urio__spin_lock(&m->lock);
+	bool armed = m->armed, mine = w == m->owner;
+	urio__spin_unlock(&m->lock);
+	if (!armed)
+		return;
+	if (!mine) { /* another worker's ring: only its thread may submit */
+		end(m);
+		return;
+	}
+	struct io_uring_sqe *sqe = urio__sqe(w);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)m | URIO__UD_HANDLER,
+			       0);
+	io_uring_sqe_set_data64(sqe, URIO__UD_IGNORE);
+}
+
+bool urio__kernel_at_least(unsigned maj, unsigned min)
+{
+	struct utsname u;
+	unsigned a = 0, b = 0;
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &a, &b) != 2)
+		return false;
+	return a > maj || (a == maj && b >= min);
 }
 
 void urio__mshot_fini(struct urio__mshot *m)

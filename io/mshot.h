@@ -26,7 +26,14 @@ void urio__mshot_init(struct urio__mshot *m, const char *what, int fd);
 /* Arms the op prep() lays out on an SQE of the calling task's worker, which
  * then owns it. 0, or -EPERM / -ECANCELED. */
 int urio__mshot_arm(struct urio__mshot *m,
-		    void (*prep)(struct io_uring_sqe *sqe, int fd));
+		    void (*prep)(struct io_uring_sqe *sqe, struct urio__mshot *m));
+/* Ends the op if it is armed: an ASYNC_CANCEL on the owner's ring when the
+ * caller runs there, else end(m) (shutdown(2) of the socket, say). The
+ * last completion still has to be popped. */
+void urio__mshot_end(struct urio__mshot *m, void (*end)(struct urio__mshot *m));
+/* Is the running kernel at least maj.min? For flags no opcode probe sees
+ * (multishot accept 5.19, multishot recv 6.0). */
+bool urio__kernel_at_least(unsigned maj, unsigned min);
 /* Waits for the next completion: 1 with *c filled, 0 when the op ended and
  * nothing is queued (arm it again, or stop), -ECANCELED. */
 int urio__mshot_pop(struct urio__mshot *m, struct urio__mshot_cqe *c);

@@ -46,6 +46,34 @@ static int echo_hold(int fd, void *arg)
 	}
 }
 
+/* The same through a reader: a multishot recv kept armed, ended by the
+ * ring running dry and armed again, across workers. */
+static int echo_reader(int fd, void *arg)
+{
+	urio_reader *r = urio_reader_new(fd, 0);
+	ASSERT(r);
+	int ret;
+	for (;;) {
+		urio_buf b;
+		ssize_t n = urio_reader_recv(r, &b);
+		if (n <= 0) {
+			ASSERT(!b.data);
+			ret = (int)n;
+			break;
+		}
+		ASSERT_EQ(b.len, n);
+		urio_yield();
+		n = urio_send_all(fd, b.data, b.len, 0);
+		urio_buf_release(&b);
+		if (n < 0) {
+			ret = (int)n;
+			break;
+		}
+	}
+	urio_reader_free(r);
+	return ret;
+}
+
 static uint64_t sum(uint64_t h, const unsigned char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -114,7 +142,8 @@ static intptr_t stream_client(void *arg)
 static intptr_t dry_ring(void *arg)
 {
 	uint64_t dry0 = urio_buf_dry_count();
-	urio_server_opts o = {.host = "127.0.0.1", .conn = echo_hold,
+	urio_server_opts o = {.host = "127.0.0.1",
+			      .conn = arg ? echo_reader : echo_hold,
 			      .listeners = workers};
 	urio_server *s = urio_server_new(&o);
 	ASSERT(s);
@@ -176,12 +205,48 @@ static intptr_t foreign_release(void *arg)
 	return 0;
 }
 
-static void run(const char *name, urio_fn fn)
+/* A reader freed with chunks still queued gives their buffers back (the
+ * ring has 2: a leak would leave every later receive dry), also when it
+ * is freed on another worker than the one its op runs on. */
+static intptr_t reader_free_queued(void *arg)
+{
+	uint64_t dry0 = urio_buf_dry_count();
+	int sv[2];
+	for (int round = 0; round < 20; round++) {
+		/* a socket per reader: freeing one may shut its read side */
+		ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			  0);
+		urio_reader *r = urio_reader_new(sv[1], 0);
+		ASSERT(r);
+		urio_buf b;
+		ASSERT_EQ(urio_send_all(sv[0], "abc", 3, 0), 3);
+		ASSERT_EQ(urio_reader_recv(r, &b), 3);
+		ASSERT(memcmp(b.data, "abc", 3) == 0);
+		urio_buf_release(&b);
+		ASSERT_EQ(urio_send_all(sv[0], "def", 3, 0), 3);
+		urio_sleep_ms(1); /* a chunk may be queued now, or not */
+		urio_reader_free(r);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	ASSERT_EQ(urio_buf_dry_count(), dry0);
+	ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	urio_reader_free(NULL);
+	ASSERT(!urio_reader_new(-1, 0) && errno == EINVAL);
+	ASSERT(!urio_reader_new(sv[1], MSG_WAITALL) && errno == EINVAL);
+	urio_buf b;
+	ASSERT_EQ(urio_reader_recv(NULL, &b), -EFAULT);
+	close(sv[0]);
+	close(sv[1]);
+	return 0;
+}
+
+static void run(const char *name, urio_fn fn, void *arg)
 {
 	urio_config cfg = {.workers = workers};
 	intptr_t res = -1;
 	fprintf(stderr, "%s, %u worker(s)\n", name, workers);
-	ASSERT_EQ(urio_run(&cfg, fn, NULL, &res), 0);
+	ASSERT_EQ(urio_run(&cfg, fn, arg, &res), 0);
 	ASSERT_EQ(res, 0);
 }
 
@@ -197,8 +262,10 @@ int main(void)
 	ASSERT_EQ(urio_buf_config(2, (2u << 20)), -EINVAL);
 	ASSERT_EQ(urio_buf_config(2, 64), 0);
 	for (workers = 1; workers <= 2; workers++) {
-		run("dry_ring", dry_ring);
-		run("foreign_release", foreign_release);
+		run("dry_ring", dry_ring, NULL);
+		run("dry_ring_reader", dry_ring, "reader");
+		run("foreign_release", foreign_release, NULL);
+		run("reader_free_queued", reader_free_queued, NULL);
 	}
 	return 0;
 }

@@ -19,20 +19,27 @@ struct opts {
 	unsigned long grace_ms;
 };
 
-/* Echoes until the peer closes its side; bytes come in buffers the
- * kernel picks from the worker's ring (no buffer held while idle). */
+/* Echoes until the peer closes its side. A multishot recv stays armed
+ * for the connection and the kernel picks each buffer from the worker's
+ * ring once data is there (no buffer held while idle). */
 static int echo(int fd, void *arg)
 {
+	urio_reader *r = urio_reader_new(fd, 0);
+	if (!r)
+		return -errno;
+	ssize_t n;
 	for (;;) {
 		urio_buf b;
-		ssize_t n = urio_recv_buf(fd, &b, 0);
+		n = urio_reader_recv(r, &b);
 		if (n <= 0)
-			return (int)n;
+			break;
 		n = urio_send_all(fd, b.data, b.len, 0);
 		urio_buf_release(&b);
 		if (n < 0)
-			return (int)n;
+			break;
 	}
+	urio_reader_free(r);
+	return (int)n;
 }
 
 static intptr_t serve(void *arg)

@@ -83,6 +83,24 @@ URIO_API uint64_t urio_buf_dry_count(void);
  * Returns 0 or -EINVAL. */
 URIO_API int urio_buf_config(unsigned count, size_t size);
 
+/* A connection's receiver with a multishot recv (Linux 6.0) kept armed:
+ * one SQE serves many receives, each into a buffer of the worker's ring.
+ * Where multishot recv is missing, and on the poll backend, it makes one
+ * urio_recv_buf per call. Use it from one task at a time. */
+typedef struct urio_reader urio_reader;
+
+/* A reader of fd, recv flags as for recv(2) (MSG_WAITALL is refused).
+ * NULL with errno (EINVAL, ENOMEM). Needs no task. */
+URIO_API urio_reader *urio_reader_new(int fd, int flags);
+/* As urio_recv_buf: bytes (> 0) in *b to release, 0 at end of stream,
+ * or -errno. When the ring runs dry the data waits in the socket and is
+ * received into a plain buffer: no byte is lost or reordered. */
+URIO_API ssize_t urio_reader_recv(urio_reader *r, urio_buf *b);
+/* Ends the multishot op (the socket's read side may be shut down for
+ * that), gives back buffers received and not returned, frees r. Call
+ * from a task while the runtime runs. r may be NULL. */
+URIO_API void urio_reader_free(urio_reader *r);
+
 /* --- servers: an accept loop with a task per connection ------------------- */
 
 /* A connection's body: fd is the accepted socket, closed by the server
