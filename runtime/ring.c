@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "probes.h"
 
 int urio__ring_init(struct urio__worker *w)
 {
@@ -90,6 +91,7 @@ static unsigned reap(struct urio__worker *w)
 	{
 		n++;
 		uint64_t ud = cqe->user_data;
+		URIO_PROBE2(op_complete, w->index, cqe->res);
 		if (ud == URIO__UD_IGNORE)
 			continue;
 		if (ud == URIO__UD_WAKE) {
@@ -98,9 +100,24 @@ static unsigned reap(struct urio__worker *w)
 		}
 		if (ud == URIO__UD_MSG)
 			continue;
+		if (ud & URIO__UD_HANDLER) {
+			struct urio__cqe_handler *h =
+				(void *)(uintptr_t)(ud & ~(uint64_t)7);
+			h->fn(h, w, cqe);
+			continue;
+		}
 		struct urio__wait *op = (struct urio__wait *)(uintptr_t)ud;
-		op->res = cqe->res;
-		op->cqe_flags = cqe->flags;
+		if (cqe->flags & IORING_CQE_F_MORE) {
+			/* a zero-copy send's result: its pages stay lent
+			 * until the notification, which ends the wait */
+			op->res = cqe->res;
+			op->cqe_flags = cqe->flags;
+			continue;
+		}
+		if (!(cqe->flags & IORING_CQE_F_NOTIF)) {
+			op->res = cqe->res;
+			op->cqe_flags = cqe->flags;
+		}
 		w->inflight--;
 		URIO__STAT(w, ops, 1);
 		if (op->done)
