@@ -107,10 +107,14 @@ static int on_headers(http_parser *hp)
 {
 	urio_http_parser *p = of(hp);
 	p->headers_done = true;
+	if (hp->http_major != 1) {
+		p->err = -EPROTONOSUPPORT;
+		return -1;
+	}
 	if ((hp->flags & F_CONTENTLENGTH) &&
 	    hp->content_length > p->lim.max_body_bytes) {
 		p->err = -EFBIG;
-		return 1;
+		return -1; /* 1 and 2 mean "no body" to libhttp-parser */
 	}
 	return 0;
 }
@@ -333,6 +337,8 @@ int urio_http_status(int err)
 		return 431;
 	case -EOPNOTSUPP:
 		return 501;
+	case -EPROTONOSUPPORT:
+		return 505;
 	default:
 		return 500;
 	}
@@ -357,6 +363,7 @@ const char *urio_http_reason(int status)
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "";
 	}
 }

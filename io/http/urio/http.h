@@ -65,7 +65,8 @@ URIO_API int urio_http_feed(urio_http_parser *p, const void *data, size_t len);
 /* The next complete request: 1 and *req filled, 0 when more bytes are
  * needed, or a sticky error: -EBADMSG malformed (400), -EFBIG body too
  * large (413), -EMSGSIZE headers too large or too many (431),
- * -EOPNOTSUPP an upgrade or CONNECT (501). */
+ * -EOPNOTSUPP an upgrade or CONNECT (501), -EPROTONOSUPPORT not HTTP/1.x
+ * (505). */
 URIO_API int urio_http_next(urio_http_parser *p, urio_http_req *req);
 /* True when bytes of an unfinished request are buffered. */
 URIO_API bool urio_http_partial(const urio_http_parser *p);
