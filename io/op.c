@@ -28,6 +28,7 @@ static const char *const names[IORING_OP_LAST] = {
 	[IORING_OP_SPLICE] = "splice",
 	[IORING_OP_MSG_RING] = "msg_ring",
 	[IORING_OP_SOCKET] = "socket",
+	[IORING_OP_SEND_ZC] = "send_zc",
 };
 
 const char *urio__op_name(int opcode)

@@ -18,6 +18,7 @@ void urio__io_fini(struct urio__worker *w)
 {
 	if (w->ring.ring_fd >= 0)
 		io_uring_queue_exit(&w->ring);
+	urio__bufring_free(w);
 	urio__pb_fini(w);
 }
 

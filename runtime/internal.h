@@ -26,6 +26,14 @@
 #define URIO__UD_IGNORE 0u
 #define URIO__UD_WAKE 1u /* the eventfd read completed */
 #define URIO__UD_MSG 2u  /* a MSG_RING wake arrived */
+/* A multishot op's record, tagged: its completions go to fn, on the
+ * worker whose ring holds the op (io/mshot.c). */
+#define URIO__UD_HANDLER 4u
+struct urio__worker;
+struct urio__cqe_handler {
+	void (*fn)(struct urio__cqe_handler *h, struct urio__worker *w,
+		   const struct io_uring_cqe *cqe);
+};
 
 #define urio__unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -258,6 +266,7 @@ struct urio__worker {
 	uint64_t tick;
 	uint32_t rng;
 	bool spinning;
+	void *bufring;      /* provided receive buffers (io/bufring.c) */
 	int efd;            /* eventfd wake fallback */
 	uint64_t efd_buf;
 
@@ -416,6 +425,8 @@ void urio__io_wait(struct urio__worker *w);
 bool urio__io_ready(struct urio__worker *w);
 /* Cancels op (owned by w): a timer, a ring op or a readiness wait. */
 void urio__io_cancel(struct urio__worker *w, struct urio__wait *op);
+/* Frees w's provided buffer ring (io/bufring.c), once its ring is gone. */
+void urio__bufring_free(struct urio__worker *w);
 int urio__pb_init(struct urio__worker *w);
 void urio__pb_fini(struct urio__worker *w);
 int urio__pb_add(struct urio__worker *w, struct urio__wait *op);

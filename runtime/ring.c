@@ -98,9 +98,24 @@ static unsigned reap(struct urio__worker *w)
 		}
 		if (ud == URIO__UD_MSG)
 			continue;
+		if (ud & URIO__UD_HANDLER) {
+			struct urio__cqe_handler *h =
+				(void *)(uintptr_t)(ud & ~(uint64_t)7);
+			h->fn(h, w, cqe);
+			continue;
+		}
 		struct urio__wait *op = (struct urio__wait *)(uintptr_t)ud;
-		op->res = cqe->res;
-		op->cqe_flags = cqe->flags;
+		if (cqe->flags & IORING_CQE_F_MORE) {
+			/* a zero-copy send's result: its pages stay lent
+			 * until the notification, which ends the wait */
+			op->res = cqe->res;
+			op->cqe_flags = cqe->flags;
+			continue;
+		}
+		if (!(cqe->flags & IORING_CQE_F_NOTIF)) {
+			op->res = cqe->res;
+			op->cqe_flags = cqe->flags;
+		}
 		w->inflight--;
 		URIO__STAT(w, ops, 1);
 		urio__ready(op->task, false);

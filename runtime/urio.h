@@ -7,6 +7,8 @@
 #include <urio/future.h>
 #include <urio/offload.h>
 #include <urio/io.h>
+#include <urio/server.h>
+#include <urio/signal.h>
 #include <urio/introspect.h>
 #include <urio/with.h>
 #endif

@@ -1,0 +1,93 @@
+/* Accepting connections. Multishot accept (Linux 5.19) keeps one op in the
+ * ring that posts a completion per connection, so a busy listener costs
+ * no SQE per accept; it ends on errors (EMFILE) and is armed again by the
+ * next call. Ending it for good: shutdown(2) of the listener, which makes
+ * the kernel post its last completion (-EINVAL). */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <urio/io.h>
+#include <urio/scope.h>
+
+#include "accept.h"
+
+/* IORING_ACCEPT_MULTISHOT has no opcode of its own to probe: kernels
+ * before 5.19 fail the op with -EINVAL, indistinguishable from a closed
+ * listener, so the release decides. */
+static bool kernel_has_multishot_accept(void)
+{
+	static int known; /* 0 unknown, 1 yes, -1 no; racing writers agree */
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	if (!k) {
+		struct utsname u;
+		unsigned maj = 0, min = 0;
+		k = uname(&u) == 0 && sscanf(u.release, "%u.%u", &maj, &min) == 2 &&
+				    (maj > 5 || (maj == 5 && min >= 19))
+			    ? 1
+			    : -1;
+		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	}
+	return k > 0;
+}
+
+void urio__acceptor_init(struct urio__acceptor *a, int fd, bool multishot)
+{
+	a->fd = fd;
+	a->multishot = multishot && kernel_has_multishot_accept() &&
+		       urio__op_supported(IORING_OP_ACCEPT);
+	a->used_mshot = false;
+	urio__mshot_init(&a->m, "accept", fd);
+}
+
+static void prep_accept(struct io_uring_sqe *sqe, int fd)
+{
+	io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+int urio__acceptor_next(struct urio__acceptor *a)
+{
+	if (!a->multishot || urio__no_ring(urio__cur_worker()))
+		return urio_accept(a->fd, NULL, NULL, SOCK_CLOEXEC);
+	for (;;) {
+		struct urio__mshot_cqe c;
+		int r = urio__mshot_pop(&a->m, &c);
+		if (r < 0)
+			return r;
+		if (r == 1)
+			return c.res;
+		r = urio__mshot_arm(&a->m, prep_accept);
+		if (r < 0)
+			return r;
+		a->used_mshot = true;
+	}
+}
+
+void urio__acceptor_stop(struct urio__acceptor *a)
+{
+	if (!a->used_mshot)
+		return;
+	urio_shield sh;
+	urio_shield_enter(&sh);
+	shutdown(a->fd, SHUT_RD);
+	struct urio__mshot_cqe c;
+	while (urio__mshot_pop(&a->m, &c) == 1)
+		if (c.res >= 0)
+			close(c.res);
+	urio_shield_exit(&sh);
+	urio__mshot_fini(&a->m);
+	a->used_mshot = false;
+}
+
+void urio__acceptor_close(struct urio__acceptor *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+}
+
+bool urio__acceptor_multishot(const struct urio__acceptor *a)
+{
+	return a->multishot;
+}
