@@ -12,11 +12,8 @@
 #define HTTPD_FIXED_BODY "Hello, World!"
 #define HTTPD_TIMEOUT_MS 10000
 #define HTTPD_GRACE_MS 5000
-#define HTTPD_CANCEL_WAIT_MS 5000
-#define HTTPD_DRAIN_POLL_MS 5
 #define HTTPD_LINGER_MS 1000
 #define HTTPD_LINGER_BYTES (256u << 10)
-#define HTTPD_ACCEPT_PAUSE_MAX_MS 256
 #define HTTPD_BACKLOG 4096
 #define HTTPD_OUT_INITIAL (16u << 10)
 #define HTTPD_FILE_CHUNK (64u << 10)
@@ -29,7 +26,7 @@ struct httpd_opts {
 extern struct httpd_opts httpd;
 
 struct conn {
-	struct conn *prev, *next;
+	struct conn *prev, *next; /* the live list, for drain */
 	urio_task *task;
 	int fd;
 	atomic_int idle; /* waiting for a request's first byte */

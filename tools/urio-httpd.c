@@ -6,23 +6,22 @@
  * from DIR (opened and read through urio). Abuse is bounded: a request must
  * arrive whole within --timeout of the connection going idle (slowloris),
  * each send must finish within it too (a peer that never reads), headers
- * past 8 KiB get 431 and malformed requests 400, both followed by a close;
- * accept backs off when fds run out. SIGTERM or SIGINT drains: accept
- * stops, idle connections close, busy ones finish their response (sent
- * with Connection: close), and whatever is left after --grace is
- * cancelled; the exit status is then 0. */
+ * past 8 KiB get 431 and malformed requests 400, both followed by a close.
+ * Accepting (multishot where the kernel has it, a listener per worker,
+ * back-off when fds run out) and draining are urio_server's. SIGTERM or
+ * SIGINT drains: accept stops, idle connections close at once, busy ones
+ * finish their response (sent with Connection: close), and whatever is
+ * left after --grace is cancelled; the exit status is then 0. */
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <urio.h>
@@ -33,7 +32,8 @@
 struct httpd_opts httpd;
 
 static struct {
-	int lfd, sigfd;
+	const char *host;
+	unsigned port, workers;
 	atomic_bool draining;
 	pthread_mutex_t lock; /* the connection list; never held across a
 			       * suspension */
@@ -45,19 +45,10 @@ static struct {
 int httpd_send_all(struct conn *c, const char *buf, size_t len)
 {
 	urio_deadline d;
-	int r = 0;
 	urio_timeout_enter(&d, httpd.timeout_ms);
-	while (len) {
-		ssize_t n = urio_send(c->fd, buf, len, MSG_NOSIGNAL);
-		if (n <= 0) {
-			r = n ? (int)n : -EPIPE;
-			break;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
+	ssize_t r = urio_send_all(c->fd, buf, len, 0);
 	int t = urio_timeout_exit(&d);
-	return t < 0 ? t : r;
+	return t < 0 ? t : r < 0 ? (int)r : 0;
 }
 
 int httpd_flush(struct conn *c)
@@ -256,7 +247,7 @@ static void serve(struct conn *c)
 			return;
 		if (!urio_http_partial(c->p)) {
 			/* idle: a new request's clock starts; drain may close
-			 * us now (pairs with drain()'s store, then scan) */
+			 * us now (pairs with server_main's store, then scan) */
 			deadline = urio_now_ns() +
 				   httpd.timeout_ms * 1000000ull;
 			atomic_store(&c->idle, 1);
@@ -291,162 +282,80 @@ static void conn_unlink(struct conn *c)
 	pthread_mutex_unlock(&srv.lock);
 }
 
-static void conn_free(struct conn *c)
+/* A connection's task (urio_server closes fd after it). It is listed while
+ * it runs, so drain can cancel it while idle. */
+static int conn_main(int fd, void *arg)
 {
-	close(c->fd); /* a plain close: it must happen even when cancelled */
-	urio_http_parser_free(c->p);
-	free(c->out);
-	free(c);
-}
-
-static intptr_t conn_main(void *arg)
-{
-	struct conn *c = arg;
-	serve(c);
-	conn_unlink(c);
-	conn_free(c);
+	struct conn c = { .fd = fd, .task = urio_self() };
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c.p = urio_http_parser_new(NULL);
+	c.out_cap = HTTPD_OUT_INITIAL;
+	c.out = malloc(c.out_cap);
+	if (c.p && c.out) {
+		pthread_mutex_lock(&srv.lock);
+		c.next = srv.conns;
+		if (c.next)
+			c.next->prev = &c;
+		srv.conns = &c;
+		srv.nconns++;
+		pthread_mutex_unlock(&srv.lock);
+		serve(&c);
+		conn_unlink(&c);
+	}
+	urio_http_parser_free(c.p);
+	free(c.out);
 	return 0;
 }
 
-static void start_conn(int fd)
-{
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct conn *c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	c->p = urio_http_parser_new(NULL);
-	c->out_cap = HTTPD_OUT_INITIAL;
-	c->out = malloc(c->out_cap);
-	if (!c->p || !c->out) {
-		conn_free(c);
-		return;
-	}
-	pthread_mutex_lock(&srv.lock);
-	c->next = srv.conns;
-	if (c->next)
-		c->next->prev = c;
-	srv.conns = c;
-	srv.nconns++;
-	/* spawned under the lock, so drain never sees a conn without its
-	 * task; the task unlinks itself (taking the lock) before it ends */
-	c->task = urio_spawn_ex(conn_main, c, HTTPD_STACK);
-	urio_task *t = c->task;
-	pthread_mutex_unlock(&srv.lock);
-	if (!t) {
-		conn_unlink(c);
-		conn_free(c);
-		return;
-	}
-	urio_detach(t);
-}
-
-static bool fd_shortage(int err)
-{
-	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
-	       err == -ENOMEM;
-}
-
-/* Accepts until cancelled. Out of fds (or memory), it sleeps, doubling the
- * pause up to a bound, instead of spinning on a listener that stays
- * readable; the backlog holds the peers meanwhile. */
-static intptr_t acceptor(void *arg)
-{
-	uint64_t pause_ms = 0;
-	bool said = false;
-	for (;;) {
-		int fd = urio_accept(srv.lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0) {
-			pause_ms = 0;
-			start_conn(fd);
-			continue;
-		}
-		if (fd == -ECANCELED)
-			return 0;
-		if (fd_shortage(fd)) {
-			if (!said)
-				fprintf(stderr, "urio-httpd: accept: %s; "
-					"backing off\n", strerror(-fd));
-			said = true;
-			pause_ms = pause_ms ? pause_ms * 2 : 1;
-			if (pause_ms > HTTPD_ACCEPT_PAUSE_MAX_MS)
-				pause_ms = HTTPD_ACCEPT_PAUSE_MAX_MS;
-		} else {
-			/* ECONNABORTED and the like: the peer's problem */
-			pause_ms = 0;
-		}
-		if (pause_ms && urio_sleep_ms(pause_ms) < 0)
-			return 0;
-	}
-}
-
-/* Waits for SIGTERM or SIGINT on the signalfd, through the ring. */
-static int wait_signal(void)
-{
-	for (;;) {
-		int r = urio_poll(srv.sigfd, POLLIN);
-		if (r < 0)
-			return r;
-		struct signalfd_siginfo si;
-		if (read(srv.sigfd, &si, sizeof(si)) == sizeof(si))
-			return (int)si.ssi_signo;
-	}
-}
-
-static unsigned live_conns(void)
-{
-	pthread_mutex_lock(&srv.lock);
-	unsigned n = srv.nconns;
-	pthread_mutex_unlock(&srv.lock);
-	return n;
-}
-
-/* Cancels the connections that are idle, or all. */
-static void cancel_conns(bool all)
+/* Cancels the connections waiting for a request's first byte. */
+static void cancel_idle(void)
 {
 	pthread_mutex_lock(&srv.lock);
 	for (struct conn *c = srv.conns; c; c = c->next)
-		if (all || atomic_load(&c->idle))
+		if (atomic_load(&c->idle))
 			urio_cancel(c->task);
 	pthread_mutex_unlock(&srv.lock);
 }
 
-/* Waits (a bounded number of short sleeps) until no connection is left. */
-static bool wait_conns(uint64_t ms)
-{
-	uint64_t end = urio_now_ns() + ms * 1000000ull;
-	while (live_conns()) {
-		if (urio_now_ns() >= end)
-			return false;
-		urio_sleep_ms(HTTPD_DRAIN_POLL_MS);
-	}
-	return true;
-}
-
 static intptr_t server_main(void *arg)
 {
-	urio_task *acc = urio_spawn(acceptor, NULL);
-	if (!acc)
-		return -errno;
-	urio_task_set_name(acc, "acceptor");
-	int sig = wait_signal();
-	/* drain: no new connections, idle ones close now (pairs with
-	 * serve()'s idle store, then draining load), busy ones finish */
-	atomic_store(&srv.draining, true);
-	urio_cancel(acc);
-	urio_join(acc, NULL);
-	close(srv.lfd);
-	cancel_conns(false);
-	if (!wait_conns(httpd.grace_ms)) {
-		fprintf(stderr, "urio-httpd: %u connections left after the "
-			"grace period; cancelling them\n", live_conns());
-		cancel_conns(true);
-		wait_conns(HTTPD_CANCEL_WAIT_MS);
+	urio_server_opts so = {
+		.host = srv.host,
+		.port = (uint16_t)srv.port,
+		.backlog = HTTPD_BACKLOG,
+		.listeners = srv.workers,
+		.conn = conn_main,
+		.stack_size = HTTPD_STACK,
+	};
+	urio_server *s = urio_server_new(&so);
+	if (!s) {
+		int e = errno;
+		fprintf(stderr, "urio-httpd: listen on %s:%u: %s\n", srv.host,
+			srv.port, strerror(e));
+		return -e;
 	}
-	return sig < 0 ? sig : 0;
+	int r = urio_server_start(s);
+	if (r < 0) {
+		urio_server_free(s);
+		return r;
+	}
+	printf("listening on %s:%d\n", srv.host, urio_server_port(s));
+	fflush(stdout);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	int sig = urio_signal_wait(&set, NULL);
+	/* drain: busy connections answer with Connection: close from now;
+	 * idle ones close now (pairs with serve()'s idle store, then
+	 * draining load); urio_server stops accepting, gives the rest the
+	 * grace period and cancels what is left */
+	atomic_store(&srv.draining, true);
+	cancel_idle();
+	r = urio_server_drain(s, httpd.grace_ms);
+	urio_server_free(s);
+	return sig < 0 ? sig : r;
 }
 
 static void usage(FILE *out)
@@ -454,7 +363,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: urio-httpd [options]\n"
 		"  --port N        TCP port (default 8080; 0 picks a free one)\n"
-		"  --addr A        IPv4 address to listen on (default 127.0.0.1)\n"
+		"  --addr A        numeric address to listen on (default "
+		"127.0.0.1)\n"
 		"  --workers N     worker threads (default: one per CPU)\n"
 		"  --root DIR      serve files from DIR (default: a fixed 200 "
 		"to every GET)\n"
@@ -479,8 +389,7 @@ static int parse_u(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct in_addr *addr,
-		      unsigned long *port, unsigned long *workers)
+static int parse_args(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "port", required_argument, 0, 'p' },
@@ -498,16 +407,17 @@ static int parse_args(int argc, char **argv, struct in_addr *addr,
 	       -1) {
 		switch (o) {
 		case 'p':
-			if (parse_u(optarg, 65535, port) < 0)
+			if (parse_u(optarg, 65535, &v) < 0)
 				return -EINVAL;
+			srv.port = (unsigned)v;
 			break;
 		case 'a':
-			if (inet_pton(AF_INET, optarg, addr) != 1)
-				return -EINVAL;
+			srv.host = optarg;
 			break;
 		case 'w':
-			if (parse_u(optarg, 1024, workers) < 0)
+			if (parse_u(optarg, 1024, &v) < 0)
 				return -EINVAL;
+			srv.workers = (unsigned)v;
 			break;
 		case 'r':
 			httpd.root = optarg;
@@ -532,38 +442,13 @@ static int parse_args(int argc, char **argv, struct in_addr *addr,
 	return optind == argc ? 0 : -EINVAL;
 }
 
-static int listen_on(struct in_addr addr, unsigned port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = addr,
-				  .sin_port = htons((uint16_t)port) };
-	socklen_t sl = sizeof(sa);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, HTTPD_BACKLOG) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	char buf[INET_ADDRSTRLEN];
-	printf("listening on %s:%u\n", inet_ntop(AF_INET, &addr, buf,
-						 sizeof(buf)),
-	       ntohs(sa.sin_port));
-	fflush(stdout);
-	return fd;
-}
-
 int main(int argc, char **argv)
 {
-	struct in_addr addr = { .s_addr = htonl(INADDR_LOOPBACK) };
-	unsigned long port = 8080, workers = 0;
+	srv.host = "127.0.0.1";
+	srv.port = 8080;
 	httpd.timeout_ms = HTTPD_TIMEOUT_MS;
 	httpd.grace_ms = HTTPD_GRACE_MS;
-	if (parse_args(argc, argv, &addr, &port, &workers) < 0) {
+	if (parse_args(argc, argv) < 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -573,34 +458,29 @@ int main(int argc, char **argv)
 			strerror(-r));
 		return 1;
 	}
-	/* blocked in every thread (workers inherit the mask): the signals
-	 * arrive only through the signalfd */
+	/* before the workers start, so they inherit the mask: the signals
+	 * arrive only through urio_signal_wait */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	urio_signal_block(&set);
 	signal(SIGPIPE, SIG_IGN);
-	srv.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (srv.sigfd < 0) {
-		perror("urio-httpd: signalfd");
+	urio_config cfg = { .workers = srv.workers };
+	urio_rt *rt = urio_rt_new(&cfg);
+	if (!rt) {
+		fprintf(stderr, "urio-httpd: runtime: %s\n", strerror(errno));
 		return 1;
 	}
-	srv.lfd = listen_on(addr, (unsigned)port);
-	if (srv.lfd < 0) {
-		fprintf(stderr, "urio-httpd: listen on port %lu: %s\n", port,
-			strerror(-srv.lfd));
-		return 1;
-	}
-	urio_config cfg = { .workers = (unsigned)workers };
+	srv.workers = urio_rt_workers(rt);
 	intptr_t res = 0;
-	r = urio_run(&cfg, server_main, NULL, &res);
+	r = urio_rt_block_on(rt, server_main, NULL, &res);
+	urio_rt_free(rt);
+	httpd_root_close();
 	if (r < 0 || res < 0) {
 		fprintf(stderr, "urio-httpd: %s\n",
 			strerror(r < 0 ? -r : (int)-res));
 		return 1;
 	}
-	close(srv.sigfd);
-	httpd_root_close();
 	return 0;
 }
