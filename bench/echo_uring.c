@@ -1,13 +1,18 @@
 /* echo-uring: the floor for urio-echo, a hand-written liburing echo loop.
  *
- *   echo-uring PORT
+ *   echo-uring [--oneshot] PORT
  *
  * One thread, one ring made with SINGLE_ISSUER | DEFER_TASKRUN (falling
  * back to COOP_TASKRUN, then none), one multishot accept, a multishot recv
  * per connection into a provided buffer ring, a send per received buffer,
  * the buffer handed back when its send completes, and every SQE of a pass
  * submitted with the next wait (io_uring_submit_and_wait). SIGTERM or
- * SIGINT ends it (exit 0); it also ends by itself after 15 minutes. */
+ * SIGINT ends it (exit 0); it also ends by itself after 15 minutes.
+ *
+ * --oneshot receives as urio's recv does: one plain recv at a time into a
+ * buffer of the connection's own, submitted again once the echo is sent
+ * (so the kernel arms a poll for every message, where a multishot recv
+ * stays armed). It is a reference: the same kernel path without urio. */
 #include <errno.h>
 #include <liburing.h>
 #include <netinet/in.h>
@@ -38,6 +43,9 @@ static uint64_t ud(unsigned kind, int fd, unsigned bid, unsigned off,
 }
 
 static struct io_uring ring;
+static bool oneshot;
+static char **conn_buf; /* --oneshot: each connection's buffer, by fd */
+static int max_fd;
 static struct io_uring_buf_ring *br;
 static char *bufs;
 
@@ -51,20 +59,29 @@ static struct io_uring_sqe *sqe_get(void)
 	return sqe;
 }
 
+static char *buf_of(int fd, unsigned bid)
+{
+	return oneshot ? conn_buf[fd] : bufs + (size_t)bid * BUF_SIZE;
+}
+
 static void arm_recv(int fd)
 {
 	struct io_uring_sqe *sqe = sqe_get();
-	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BGID;
+	if (oneshot) {
+		io_uring_prep_recv(sqe, fd, conn_buf[fd], BUF_SIZE, 0);
+	} else {
+		io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = BGID;
+	}
 	io_uring_sqe_set_data64(sqe, ud(RECV, fd, 0, 0, 0));
 }
 
 static void send_buf(int fd, unsigned bid, unsigned off, unsigned len)
 {
 	struct io_uring_sqe *sqe = sqe_get();
-	io_uring_prep_send(sqe, fd, bufs + (size_t)bid * BUF_SIZE + off,
-			   len - off, MSG_NOSIGNAL);
+	io_uring_prep_send(sqe, fd, buf_of(fd, bid) + off, len - off,
+			   MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud(SEND, fd, bid, off, len));
 }
 
@@ -123,7 +140,10 @@ static void on_cqe(int lfd, struct io_uring_cqe *cqe)
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	switch (kind) {
 	case ACCEPT:
-		if (res >= 0) {
+		if (res >= 0 && oneshot && (res >= max_fd ||
+			     !(conn_buf[res] = malloc(BUF_SIZE)))) {
+			close(res);
+		} else if (res >= 0) {
 			int one = 1;
 			setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one,
 				   sizeof(one));
@@ -140,10 +160,15 @@ static void on_cqe(int lfd, struct io_uring_cqe *cqe)
 			unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 			send_buf(fd, bid, 0, (unsigned)res);
 		}
-		if (res == 0 || (res < 0 && res != -ENOBUFS))
+		if (res == 0 || (res < 0 && res != -ENOBUFS)) {
 			close(fd); /* the peer left (or broke) */
-		else if (!more)
+			if (oneshot) {
+				free(conn_buf[fd]);
+				conn_buf[fd] = NULL;
+			}
+		} else if (!more && !oneshot) {
 			arm_recv(fd); /* the ring ran dry, or the kernel ended it */
+		}
 		break;
 	case SEND: {
 		unsigned bid = (unsigned)(d >> 24) & 0xfff;
@@ -151,8 +176,10 @@ static void on_cqe(int lfd, struct io_uring_cqe *cqe)
 		unsigned len = (unsigned)d & 0xfff;
 		if (res > 0 && off + (unsigned)res < len)
 			send_buf(fd, bid, off + (unsigned)res, len); /* short */
-		else
+		else if (!oneshot)
 			give_back(bid);
+		else if (res > 0)
+			arm_recv(fd); /* echoed: the next message */
 		break;
 	}
 	}
@@ -160,15 +187,18 @@ static void on_cqe(int lfd, struct io_uring_cqe *cqe)
 
 int main(int argc, char **argv)
 {
-	int port = argc == 2 ? atoi(argv[1]) : 0;
+	oneshot = argc == 3 && strcmp(argv[1], "--oneshot") == 0;
+	int port = argc == 2 + oneshot ? atoi(argv[argc - 1]) : 0;
 	if (port <= 0 || port > 65535) {
-		fprintf(stderr, "usage: echo-uring PORT\n");
+		fprintf(stderr, "usage: echo-uring [--oneshot] PORT\n");
 		return 2;
 	}
 	int lfd = echo_listen(port);
 	if (lfd < 0)
 		return 1;
-	int r = setup_ring();
+	max_fd = 1 << 16;
+	conn_buf = calloc((size_t)max_fd, sizeof(*conn_buf));
+	int r = conn_buf ? setup_ring() : -ENOMEM;
 	if (r < 0) {
 		fprintf(stderr, "echo-uring: ring: %s\n", strerror(-r));
 		return 1;
