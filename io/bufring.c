@@ -31,6 +31,12 @@ struct bufring {
 };
 
 static _Atomic unsigned cfg_count = 256, cfg_size = 4096;
+static _Atomic uint64_t dry; /* a rare path: one shared counter will do */
+
+uint64_t urio_buf_dry_count(void)
+{
+	return atomic_load_explicit(&dry, memory_order_relaxed);
+}
 
 int urio_buf_config(unsigned count, size_t size)
 {
@@ -159,8 +165,10 @@ ssize_t urio_recv_buf(int fd, urio_buf *b, int flags)
 			b->len = (size_t)res;
 		}
 	}
-	if (res == -ENOBUFS) /* the ring is dry; nothing was taken */
+	if (res == -ENOBUFS) { /* the ring is dry; nothing was taken */
+		atomic_fetch_add_explicit(&dry, 1, memory_order_relaxed);
 		return recv_plain(fd, b, flags, own->size);
+	}
 	return res;
 }
 

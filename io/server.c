@@ -240,6 +240,8 @@ int urio_server_start(urio_server *s)
 		return -EALREADY;
 	for (unsigned i = 0; i < s->nl; i++) {
 		struct accept_arg *a = malloc(sizeof(*a));
+		if (a)
+			*a = (struct accept_arg){s, &s->ls[i]};
 		urio_task *t = a ? urio_spawn(accept_main, a) : NULL;
 		if (!t) {
 			int err = errno;
@@ -251,8 +253,6 @@ int urio_server_start(urio_server *s)
 			}
 			return -err;
 		}
-		a->s = s;
-		a->l = &s->ls[i];
 		urio_task_set_name(t, "acceptor");
 		s->acceptors[i] = t;
 	}

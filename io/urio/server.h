@@ -76,6 +76,8 @@ typedef struct urio_buf {
 URIO_API ssize_t urio_recv_buf(int fd, urio_buf *b, int flags);
 /* Gives b's buffer back to its ring (from any task or thread). */
 URIO_API void urio_buf_release(urio_buf *b);
+/* Receives, process-wide, that found their ring dry and fell back. */
+URIO_API uint64_t urio_buf_dry_count(void);
 /* Sizes the rings registered from now on: count buffers (a power of two,
  * 1 to 32768) of size bytes (1 to 1 MiB) per worker. Default 256 x 4 KiB.
  * Returns 0 or -EINVAL. */
