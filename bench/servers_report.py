@@ -1,19 +1,31 @@
 #!/usr/bin/env python3
 """Turns tools/bench_servers.sh's points (TSV) into the markdown report:
-every point, then each target as a ratio from the same run.
+each point's median over the rounds, then each target as a ratio from the
+same run; the medians also go to MEDIANS.tsv for the plot.
 
-usage: servers_report.py POINTS.tsv OUT.md NOTE"""
+usage: servers_report.py POINTS.tsv OUT.md NOTE MEDIANS.tsv"""
 import csv
+import statistics
 import sys
+
+FIELDS = ("rps", "p50_us", "p99_us", "cpu_us")
 
 
 def load(path):
-    pts = {}
+    runs = {}
     with open(path) as f:
         for r in csv.DictReader(f, delimiter="\t"):
             key = (r["group"], r["server"], int(r["conns"]))
-            pts[key] = {k: float(r[k] or -1) for k in ("rps", "p50_us", "p99_us", "cpu_us")}
-    return pts
+            runs.setdefault(key, []).append({k: float(r[k] or -1) for k in FIELDS})
+    return {key: {k: statistics.median(x[k] for x in rs) for k in FIELDS}
+            for key, rs in runs.items()}
+
+
+def write_medians(pts, path):
+    with open(path, "w") as f:
+        f.write("group\tserver\tconns\t" + "\t".join(FIELDS) + "\n")
+        for (g, s, c), p in sorted(pts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+            f.write(f"{g}\t{s}\t{c}\t" + "\t".join(f"{p[k]:.3f}" for k in FIELDS) + "\n")
 
 
 def fmt_rate(v):
@@ -72,6 +84,8 @@ def main():
         cpu_row("pipelined echo: urio-echo vs " + peer, "stream", "urio-echo", "stream", peer, 100, 1.1, ref=True)
     with open(sys.argv[2], "w") as f:
         f.write("\n".join(out) + "\n")
+    if len(sys.argv) > 4:
+        write_medians(pts, sys.argv[4])
 
 
 if __name__ == "__main__":

@@ -13,15 +13,17 @@
 # Each point reports requests/s, p99 latency and the server's CPU time per
 # request (utime + stime from /proc/PID/stat over the measured window: the
 # steadiest figure on a shared machine). The servers of a group run side by
-# side and take turns at each connection count, so drift of the host is
-# spread over all of them.
+# side and take turns at each connection count, in rounds, so drift of the
+# host is spread over all of them; the report takes each point's median.
 #
-# Writes build-servers/results/servers.md (the table), servers.tsv (the
-# points) and servers.png (requests/s and p99 against connections, gnuplot),
-# and prints the table. About 3 minutes.
+# Writes build-servers/results/servers.md (the table), servers.tsv (every
+# run), servers-median.tsv (the medians) and servers.png (requests/s and
+# p99 against connections, gnuplot),
+# and prints the table. About 4 minutes.
 #
 # Environment:
-#   URIO_SERVERS_SECONDS  measured seconds per point (default 4)
+#   URIO_SERVERS_SECONDS  measured seconds per point (default 3)
+#   URIO_SERVERS_ROUNDS   rounds; each point's median is reported (default 2)
 #   URIO_SERVERS_CONNS    connection counts (default "10 100 1000")
 #   URIO_SERVERS_CPUS     "SERVER_CPU LOAD_CPU" (default: the first two CPUs
 #                         of this process's affinity mask)
@@ -29,7 +31,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-servers
 out=$build/results
-secs=${URIO_SERVERS_SECONDS:-4}
+secs=${URIO_SERVERS_SECONDS:-3}
+rounds=${URIO_SERVERS_ROUNDS:-2}
 conns_list=${URIO_SERVERS_CONNS:-"10 100 1000"}
 start=$SECONDS
 
@@ -194,7 +197,7 @@ echo_point() {
 	local name=$1 c=$2 depth=$3 group=$4 line
 	line=$(taskset -c "$lcpu" timeout $((secs + 60)) "$build/bench/urio-load" \
 		--port "${port_of[$name]}" --conns "$c" --depth "$depth" \
-		--size 64 --seconds "$secs" --warmup 1 --pid "${pid_of[$name]}" |
+		--size 64 --seconds "$secs" --warmup 0.5 --pid "${pid_of[$name]}" |
 		tail -1) || { say "urio-load failed against $name at $c"; return 0; }
 	say "$group $name c=$c: $line"
 	awk -v g="$group" -v s="$name" -v c="$c" '{
@@ -244,13 +247,15 @@ start_server echo-epoll "$build/bench/echo-epoll" @PORT@
 start_server echo-threads "$build/bench/echo-threads" @PORT@
 start_server echo-uring-1shot "$build/bench/echo-uring" --oneshot @PORT@
 echo_servers=(urio-echo echo-uring echo-epoll echo-threads echo-uring-1shot)
-for c in $conns_list; do
-	for s in "${echo_servers[@]}"; do
-		echo_point "$s" "$c" 1 echo
+for round in $(seq "$rounds"); do
+	for c in $conns_list; do
+		for s in "${echo_servers[@]}"; do
+			echo_point "$s" "$c" 1 echo
+		done
 	done
-done
-for s in "${echo_servers[@]}"; do
-	echo_point "$s" 100 16 stream
+	for s in "${echo_servers[@]}"; do
+		echo_point "$s" 100 16 stream
+	done
 done
 for s in "${echo_servers[@]}"; do
 	stop_server "$s"
@@ -261,10 +266,12 @@ say "http: server on CPU $scpu, wrk -t1 on CPU $lcpu, ${secs}s per point"
 start_server urio-httpd "$build/tools/urio-httpd" --port @PORT@ --workers 1
 start_server http-threads "$build/bench/http-threads" @PORT@
 start_nginx
-for c in $conns_list; do
-	http_point urio-httpd "$c" "${pid_of[urio-httpd]}"
-	http_point nginx "$c" "$nginx_worker"
-	http_point http-threads "$c" "${pid_of[http-threads]}"
+for round in $(seq "$rounds"); do
+	for c in $conns_list; do
+		http_point urio-httpd "$c" "${pid_of[urio-httpd]}"
+		http_point nginx "$c" "$nginx_worker"
+		http_point http-threads "$c" "${pid_of[http-threads]}"
+	done
 done
 for s in urio-httpd nginx http-threads; do
 	stop_server "$s"
@@ -272,10 +279,12 @@ done
 
 # --- report -----------------------------------------------------------------
 python3 "$root/bench/servers_report.py" "$tsv" "$out/servers.md" \
-	"$(date -u +%F) load average $load, server CPU $scpu, load CPU $lcpu, ${secs}s per point"
+	"$(date -u +%F), load average $load at the start, server on CPU $scpu, load on CPU $lcpu, medians of $rounds rounds of ${secs}s per point" \
+	"$out/servers-median.tsv"
 cat "$out/servers.md"
 if command -v gnuplot >/dev/null; then
-	gnuplot -e "tsv='$tsv'; png='$out/servers.png'" "$root/bench/servers.gp" &&
+	gnuplot -e "tsv='$out/servers-median.tsv'; png='$out/servers.png'" \
+		"$root/bench/servers.gp" &&
 		say "plot: $out/servers.png"
 fi
 say "done in $((SECONDS - start)) s"
