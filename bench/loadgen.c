@@ -2,13 +2,19 @@
  *
  *   urio-load --port N [--conns N] [--size B] [--depth D] [--seconds S]
  *             [--warmup S] [--workers N] [--http PATH] [--pid PID]
+ *             [--rate R]
  *
  * Each connection is a task that keeps --depth messages of --size bytes in
  * flight: depth 1 is ping-pong (send, await the echo), more is pipelined
  * streaming (each echo that completes sends the next message). With --http
  * the message is "GET PATH HTTP/1.1" and a reply is as long as the first
  * one was (a fixed response). Latency runs from a message's send to its
- * last byte back, into a log-linear (HDR-style) histogram per worker. With
+ * last byte back, into a log-linear (HDR-style) histogram per worker.
+ * --rate fixes the offered load instead (ping-pong only): R requests/s in
+ * all, each connection on its own schedule, latency counted from when a
+ * request was due (so a stalled server is not excused). CPU per request
+ * compares best there: at saturation it falls as requests pile up per
+ * wakeup, which depends on how busy the host is. With
  * --pid, the server's CPU time (utime + stime from /proc) over the same
  * window is divided by the requests answered. Counting starts after
  * --warmup and stops after --seconds; connections still blocked are then
@@ -38,7 +44,7 @@ static struct {
 	const char *host;
 	unsigned port, conns, depth, workers;
 	size_t size;
-	double seconds, warmup;
+	double seconds, warmup, rate;
 	const char *http_path;
 	int pid;
 	char *msg; /* one message */
@@ -135,6 +141,29 @@ static int send_msgs(int fd, struct conn_state *cs, unsigned k,
 	return r < 0 ? (int)r : 0;
 }
 
+/* --rate: one request when due, then the next one interval later; a
+ * connection behind schedule sends at once. */
+static int run_paced(int fd, struct conn_state *cs, unsigned index)
+{
+	size_t reply = L.http_path ? atomic_load(&L.reply_len) : L.msg_len;
+	uint64_t interval = (uint64_t)((double)L.conns * 1e9 / L.rate);
+	uint64_t due = urio_now_ns() + interval * index / L.conns;
+	while (!atomic_load_explicit(&L.stop, memory_order_relaxed)) {
+		uint64_t now = urio_now_ns();
+		if (due > now && urio_sleep_ns(due - now) < 0)
+			return -ECANCELED;
+		ssize_t r = urio_send_all(fd, cs->out, L.msg_len, 0);
+		for (size_t got = 0; r >= 0 && got < reply; got += (size_t)r)
+			if ((r = urio_recv(fd, cs->in, reply - got, 0)) == 0)
+				r = -ECONNRESET;
+		if (r < 0)
+			return (int)r;
+		record(urio_now_ns() - due);
+		due += interval;
+	}
+	return 0;
+}
+
 static int run_conn(int fd, struct conn_state *cs)
 {
 	size_t reply = L.http_path ? atomic_load(&L.reply_len) : L.msg_len;
@@ -163,6 +192,7 @@ static int run_conn(int fd, struct conn_state *cs)
 
 static intptr_t conn_task(void *arg)
 {
+	unsigned index = (unsigned)(uintptr_t)arg;
 	struct conn_state cs = { 0 };
 	int fd = urio_dial(L.host, (uint16_t)L.port, 10000);
 	if (fd < 0) {
@@ -196,7 +226,7 @@ static intptr_t conn_task(void *arg)
 		}
 	}
 	atomic_fetch_add(&L.connected, 1);
-	r = run_conn(fd, &cs);
+	r = L.rate > 0 ? run_paced(fd, &cs, index) : run_conn(fd, &cs);
 	if (r < 0 && r != -ECANCELED && !atomic_load(&L.stop))
 		atomic_fetch_add(&L.errors, 1);
 out:
@@ -231,7 +261,7 @@ static intptr_t load_main(void *arg)
 	urio_group g;
 	urio_group_init(&g);
 	for (unsigned i = 0; i < L.conns; i++)
-		if (!urio_group_spawn(&g, conn_task, NULL)) {
+		if (!urio_group_spawn(&g, conn_task, (void *)(uintptr_t)i)) {
 			atomic_fetch_add(&L.failed, 1);
 			break;
 		}
@@ -292,7 +322,9 @@ static void usage(FILE *f)
 		"  --warmup S     time before measuring (1)\n"
 		"  --workers N    urio workers (1)\n"
 		"  --http PATH    send GET PATH instead of echo messages\n"
-		"  --pid PID      report that process's CPU time per request\n");
+		"  --pid PID      report that process's CPU time per request\n"
+		"  --rate R       offer R requests/s in all (ping-pong), not as "
+		"many as answered\n");
 }
 
 int main(int argc, char **argv)
@@ -308,6 +340,7 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, 0, 'w' },
 		{ "http", required_argument, 0, 'u' },
 		{ "pid", required_argument, 0, 'P' },
+		{ "rate", required_argument, 0, 'r' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -319,7 +352,7 @@ int main(int argc, char **argv)
 	L.warmup = 1;
 	L.workers = 1;
 	int o;
-	while ((o = getopt_long(argc, argv, "H:p:c:s:d:t:W:w:u:P:h", lopts,
+	while ((o = getopt_long(argc, argv, "H:p:c:s:d:t:W:w:u:P:r:h", lopts,
 				NULL)) != -1) {
 		switch (o) {
 		case 'H': L.host = optarg; break;
@@ -332,6 +365,7 @@ int main(int argc, char **argv)
 		case 'w': L.workers = (unsigned)atoi(optarg); break;
 		case 'u': L.http_path = optarg; break;
 		case 'P': L.pid = atoi(optarg); break;
+		case 'r': L.rate = atof(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -340,7 +374,8 @@ int main(int argc, char **argv)
 	    !L.size || L.size > (1u << 20) || !L.depth || L.depth > 1024 ||
 	    L.size * L.depth > (4u << 20) || !(L.seconds > 0) ||
 	    L.seconds > 3600 || L.warmup < 0 || L.warmup > 600 ||
-	    L.workers > MAX_WORKERS || optind != argc) {
+	    L.workers > MAX_WORKERS || L.rate < 0 || L.rate > 1e8 ||
+	    (L.rate > 0 && L.depth != 1) || optind != argc) {
 		usage(stderr);
 		return 2;
 	}

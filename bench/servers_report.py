@@ -39,7 +39,9 @@ def main():
            "| shape | server | connections | requests/s | p50 | p99 | server CPU per request |",
            "| --- | --- | --- | --- | --- | --- | --- |"]
     shapes = {"echo": "echo 64 B ping-pong", "stream": "echo 64 B pipelined, depth 16",
-              "http": "HTTP fixed 200 (wrk -t1)"}
+              "rate": "echo 64 B ping-pong at 5000 requests/s",
+              "http": "HTTP fixed 200 (wrk -t1)",
+              "http-rate": "HTTP fixed 200 at 5000 requests/s (urio-load)"}
     for (g, s, c), p in sorted(pts.items(), key=lambda kv: (list(shapes).index(kv[0][0]), kv[0][2], kv[0][1])):
         out.append(f"| {shapes[g]} | {s} | {c} | {fmt_rate(p['rps'])} | {p['p50_us']:.0f} µs | "
                    f"{p['p99_us']:.0f} µs | {p['cpu_us']:.2f} µs |")
@@ -82,6 +84,12 @@ def main():
                 "echo", "echo-uring-1shot", c, 1.1, ref=True)
     for peer in ("echo-uring", "echo-uring-1shot", "echo-epoll", "echo-threads"):
         cpu_row("pipelined echo: urio-echo vs " + peer, "stream", "urio-echo", "stream", peer, 100, 1.1, ref=True)
+    cpu_row("fixed 5000 requests/s: urio-echo vs raw liburing", "rate", "urio-echo", "rate",
+            "echo-uring", 100, 1.1, ref=True)
+    cpu_row("fixed 5000 requests/s: urio-echo vs epoll", "rate", "urio-echo", "rate",
+            "echo-epoll", 100, 1.0, ref=True)
+    cpu_row("fixed 5000 requests/s: urio-httpd vs nginx", "http-rate", "urio-httpd", "http-rate",
+            "nginx", 100, 1.0, ref=True)
     with open(sys.argv[2], "w") as f:
         f.write("\n".join(out) + "\n")
     if len(sys.argv) > 4:

@@ -5,11 +5,13 @@
 #     urio-echo (1 worker) vs echo-uring (the raw liburing floor), echo-epoll
 #     and echo-threads (blocking, thread per connection); as references,
 #     echo-uring --oneshot (urio's kernel path without urio: a plain recv
-#     per message) and 64 B pipelined streaming (depth 16) at 100
-#     connections
+#     per message), 64 B pipelined streaming (depth 16) at 100
+#     connections, and a fixed offered load of 5000 requests/s at 100
+#     connections (CPU per request at equal work)
 #   HTTP, a fixed 200 at 10, 100 and 1000 connections (wrk, 1 thread):
 #     urio-httpd (1 worker) vs nginx (1 worker, `return 200`, access log
-#     off; its own temporary prefix and config) and http-threads
+#     off; its own temporary prefix and config) and http-threads; and
+#     urio-httpd vs nginx at a fixed 5000 requests/s (urio-load --http)
 # Each point reports requests/s, p99 latency and the server's CPU time per
 # request (utime + stime from /proc/PID/stat over the measured window: the
 # steadiest figure on a shared machine). The servers of a group run side by
@@ -19,7 +21,7 @@
 # Writes build-servers/results/servers.md (the table), servers.tsv (every
 # run), servers-median.tsv (the medians) and servers.png (requests/s and
 # p99 against connections, gnuplot),
-# and prints the table. About 4 minutes.
+# and prints the table. About 4.5 minutes.
 #
 # Environment:
 #   URIO_SERVERS_SECONDS  measured seconds per point (default 3)
@@ -192,12 +194,14 @@ cpu_ticks() { # utime + stime of $1, in clock ticks
 tsv=$out/servers.tsv
 printf 'group\tserver\tconns\trps\tp50_us\tp99_us\tcpu_us\n' >"$tsv"
 
-# echo_point SERVER CONNS DEPTH GROUP: one urio-load run.
+# echo_point SERVER CONNS DEPTH GROUP [CPU_PID [URIO-LOAD ARGS...]]: one
+# urio-load run.
 echo_point() {
-	local name=$1 c=$2 depth=$3 group=$4 line
+	local name=$1 c=$2 depth=$3 group=$4 cpu_pid=${5:-${pid_of[$1]}} line
+	shift 5 || shift $#
 	line=$(taskset -c "$lcpu" timeout $((secs + 60)) "$build/bench/urio-load" \
 		--port "${port_of[$name]}" --conns "$c" --depth "$depth" \
-		--size 64 --seconds "$secs" --warmup 0.5 --pid "${pid_of[$name]}" |
+		--size 64 --seconds "$secs" --warmup 0.5 --pid "$cpu_pid" "$@" |
 		tail -1) || { say "urio-load failed against $name at $c"; return 0; }
 	say "$group $name c=$c: $line"
 	awk -v g="$group" -v s="$name" -v c="$c" '{
@@ -256,6 +260,9 @@ for round in $(seq "$rounds"); do
 	for s in "${echo_servers[@]}"; do
 		echo_point "$s" 100 16 stream
 	done
+	for s in urio-echo echo-uring echo-epoll; do
+		echo_point "$s" 100 1 rate "${pid_of[$s]}" --rate 5000
+	done
 done
 for s in "${echo_servers[@]}"; do
 	stop_server "$s"
@@ -272,6 +279,9 @@ for round in $(seq "$rounds"); do
 		http_point nginx "$c" "$nginx_worker"
 		http_point http-threads "$c" "${pid_of[http-threads]}"
 	done
+	echo_point urio-httpd 100 1 http-rate "${pid_of[urio-httpd]}" \
+		--rate 5000 --http /
+	echo_point nginx 100 1 http-rate "$nginx_worker" --rate 5000 --http /
 done
 for s in urio-httpd nginx http-threads; do
 	stop_server "$s"
