@@ -43,6 +43,9 @@ def main():
               "http": "HTTP fixed 200 (wrk -t1)",
               "http-rate": "HTTP fixed 200 at 5000 requests/s (urio-load)"}
     for (g, s, c), p in sorted(pts.items(), key=lambda kv: (list(shapes).index(kv[0][0]), kv[0][2], kv[0][1])):
+        if p["rps"] <= 0:  # the load generator got no answer at all
+            out.append(f"| {shapes[g]} | {s} | {c} | 0 | — | — | — |")
+            continue
         out.append(f"| {shapes[g]} | {s} | {c} | {fmt_rate(p['rps'])} | {p['p50_us']:.0f} µs | "
                    f"{p['p99_us']:.0f} µs | {p['cpu_us']:.2f} µs |")
 

@@ -1,7 +1,7 @@
 /* urio-httpd end to end: the built server on a free 127.0.0.1 port, driven
  * by plain blocking sockets (each with a 10 s receive bound), on 1 and 2
  * workers: keep-alive, pipelining in order, --root files (404, 403 for
- * escapes), 431 and 400 then close, slowloris, the request deadline, resets
+ * escapes), 431, 413 and 400 then close, slowloris, the request deadline, resets
  * mid-response, fd exhaustion on accept, SIGTERM exiting 0 and fds not
  * leaking. The server's exit status also carries its sanitizer's verdict. */
 #define _GNU_SOURCE
@@ -333,6 +333,14 @@ static void oversized_and_malformed(int port)
 	struct resp r;
 	ASSERT_EQ(read_resp(fd, &r), 1);
 	ASSERT_EQ(r.status, 431);
+	ASSERT(r.close);
+	assert_closed(fd);
+	close(fd);
+
+	fd = dial(port); /* a body past the server's limit */
+	SEND(fd, "POST / HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n");
+	ASSERT_EQ(read_resp(fd, &r), 1);
+	ASSERT_EQ(r.status, 413);
 	ASSERT(r.close);
 	assert_closed(fd);
 	close(fd);

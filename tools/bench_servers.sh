@@ -21,10 +21,10 @@
 # Writes build-servers/results/servers.md (the table), servers.tsv (every
 # run), servers-median.tsv (the medians) and servers.png (requests/s and
 # p99 against connections, gnuplot),
-# and prints the table. About 4.5 minutes.
+# and prints the table. About 5 minutes on a busy 2-CPU machine.
 #
 # Environment:
-#   URIO_SERVERS_SECONDS  measured seconds per point (default 3)
+#   URIO_SERVERS_SECONDS  measured seconds per point (default 2)
 #   URIO_SERVERS_ROUNDS   rounds; each point's median is reported (default 2)
 #   URIO_SERVERS_CONNS    connection counts (default "10 100 1000")
 #   URIO_SERVERS_CPUS     "SERVER_CPU LOAD_CPU" (default: the first two CPUs
@@ -33,7 +33,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-servers
 out=$build/results
-secs=${URIO_SERVERS_SECONDS:-3}
+secs=${URIO_SERVERS_SECONDS:-2}
 rounds=${URIO_SERVERS_ROUNDS:-2}
 conns_list=${URIO_SERVERS_CONNS:-"10 100 1000"}
 start=$SECONDS

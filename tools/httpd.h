@@ -19,6 +19,7 @@
 #define HTTPD_OUT_INITIAL (16u << 10)
 #define HTTPD_FILE_CHUNK (64u << 10)
 #define HTTPD_STACK (64u << 10)
+#define HTTPD_MAX_BODY (64u << 10) /* it serves GET: no use for more */
 
 struct httpd_opts {
 	const char *root;

@@ -6,7 +6,8 @@
  * from DIR (opened and read through urio). Abuse is bounded: a request must
  * arrive whole within --timeout of the connection going idle (slowloris),
  * each send must finish within it too (a peer that never reads), headers
- * past 8 KiB get 431 and malformed requests 400, both followed by a close.
+ * past 8 KiB get 431, bodies past 64 KiB 413 and malformed requests 400,
+ * each followed by a close.
  * Accepting (multishot where the kernel has it, a listener per worker,
  * back-off when fds run out) and draining are urio_server's. SIGTERM or
  * SIGINT drains: accept stops, idle connections close at once, busy ones
@@ -289,7 +290,8 @@ static int conn_main(int fd, void *arg)
 	struct conn c = { .fd = fd, .task = urio_self() };
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c.p = urio_http_parser_new(NULL);
+	c.p = urio_http_parser_new(&(urio_http_limits){
+		.max_body_bytes = HTTPD_MAX_BODY });
 	c.out_cap = HTTPD_OUT_INITIAL;
 	c.out = malloc(c.out_cap);
 	if (c.p && c.out) {
