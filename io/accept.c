@@ -2,7 +2,9 @@
  * ring that posts a completion per connection, so a busy listener costs
  * no SQE per accept; it ends on errors (EMFILE) and is armed again by the
  * next call. Ending it for good: shutdown(2) of the listener, which makes
- * the kernel post its last completion (-EINVAL). */
+ * the kernel post its last completion (-EINVAL). The kernel reads
+ * RLIMIT_NOFILE when it prepares the op, so a limit changed later applies
+ * from the next arming on (seen on 6.18: fds above a lowered limit). */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -37,7 +39,7 @@ void urio__acceptor_init(struct urio__acceptor *a, int fd, bool multishot)
 	a->fd = fd;
 	a->multishot = multishot && kernel_has_multishot_accept() &&
 		       urio__op_supported(IORING_OP_ACCEPT);
-	a->used_mshot = false;
+	a->used_mshot = a->ever_mshot = false;
 	urio__mshot_init(&a->m, "accept", fd);
 }
 
@@ -60,7 +62,7 @@ int urio__acceptor_next(struct urio__acceptor *a)
 		r = urio__mshot_arm(&a->m, prep_accept);
 		if (r < 0)
 			return r;
-		a->used_mshot = true;
+		a->used_mshot = a->ever_mshot = true;
 	}
 }
 
@@ -89,5 +91,5 @@ void urio__acceptor_close(struct urio__acceptor *a)
 
 bool urio__acceptor_multishot(const struct urio__acceptor *a)
 {
-	return a->multishot;
+	return a->ever_mshot;
 }

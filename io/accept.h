@@ -8,7 +8,8 @@
 struct urio__acceptor {
 	int fd;
 	bool multishot;   /* wanted, and the kernel has it */
-	bool used_mshot;  /* an op was armed at least once */
+	bool used_mshot;  /* an op was armed since the last stop */
+	bool ever_mshot;  /* an op was ever armed (stats) */
 	struct urio__mshot m;
 };
 

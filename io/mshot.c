@@ -10,6 +10,7 @@
 #include <urio/scope.h>
 
 #include "mshot.h"
+#include "../runtime/probes.h"
 
 static void push(struct urio__mshot *m, const struct io_uring_cqe *cqe)
 {
@@ -66,6 +67,7 @@ int urio__mshot_arm(struct urio__mshot *m,
 	struct io_uring_sqe *sqe = urio__sqe(w);
 	prep(sqe, m->fd);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | URIO__UD_HANDLER);
+	URIO_PROBE3(op_submit, w->index, sqe->opcode, m->fd);
 	urio__spin_lock(&m->lock);
 	m->owner = w;
 	m->armed = true;

@@ -5,6 +5,7 @@
 #include <urio/scope.h>
 
 #include "op.h"
+#include "../runtime/probes.h"
 
 static const char *const names[IORING_OP_LAST] = {
 	[IORING_OP_NOP] = "nop",
@@ -54,6 +55,7 @@ struct io_uring_sqe *urio__op_start(struct urio__wait *w, int opcode, int fd,
 int32_t urio__op_finish(struct urio__wait *w, struct io_uring_sqe *sqe)
 {
 	io_uring_sqe_set_data(sqe, w);
+	URIO_PROBE3(op_submit, w->owner->index, sqe->opcode, w->fd);
 	w->owner->inflight++;
 	return urio__wait_end(w, NULL, NULL);
 }

@@ -328,15 +328,27 @@ int urio_server_drain(urio_server *s, uint64_t grace_ms)
 	return caller;
 }
 
-void urio_server_free(urio_server *s)
+int urio_server_free(urio_server *s)
 {
 	if (!s)
-		return;
+		return 0;
+	for (unsigned i = 0; s->acceptors && i < s->nl; i++)
+		if (s->acceptors[i] && !urio_task_done(s->acceptors[i]))
+			return -EBUSY;
+	urio__spin_lock(&s->lock);
+	bool busy = s->active != 0;
+	urio__spin_unlock(&s->lock);
+	if (busy)
+		return -EBUSY;
+	for (unsigned i = 0; s->acceptors && i < s->nl; i++)
+		if (s->acceptors[i])
+			urio_join(s->acceptors[i], NULL); /* done: frees it */
 	for (unsigned i = 0; s->ls && i < s->nl; i++)
 		urio__acceptor_close(&s->ls[i]);
 	free(s->ls);
 	free(s->acceptors);
 	free(s);
+	return 0;
 }
 
 void urio_server_stats_get(const urio_server *s, urio_server_stats *out)

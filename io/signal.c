@@ -2,7 +2,7 @@
  * the ring, or the poll backend's readiness wait). A signalfd per wait: a
  * signal that arrives between two waits stays pending, as it is blocked,
  * and the next wait takes it, so nothing is lost and no fd outlives a
- * cancelled wait. */
+ * cancelled wait. Out of fds, a wait pauses and retries. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -45,9 +45,18 @@ int urio_signal_wait(const sigset_t *set, struct signalfd_siginfo *info)
 	 * backend reads once poll(2) says ready, and must not block if
 	 * another thread took the signal in between. */
 	bool ring = !urio__no_ring(urio__cur_worker());
-	int fd = signalfd(-1, set, SFD_CLOEXEC | (ring ? 0 : SFD_NONBLOCK));
-	if (fd < 0)
-		return -errno;
+	int fd;
+	/* a server at its fd limit must still hear SIGTERM: the signal
+	 * stays pending while we pause and try again */
+	while ((fd = signalfd(-1, set,
+			      SFD_CLOEXEC | (ring ? 0 : SFD_NONBLOCK))) < 0) {
+		int err = errno;
+		if (err != EMFILE && err != ENFILE && err != ENOMEM)
+			return -err;
+		int r = urio_sleep_ms(10);
+		if (r < 0)
+			return r;
+	}
 	struct signalfd_siginfo si;
 	ssize_t n;
 	do

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "probes.h"
 
 int urio__ring_init(struct urio__worker *w)
 {
@@ -90,6 +91,7 @@ static unsigned reap(struct urio__worker *w)
 	{
 		n++;
 		uint64_t ud = cqe->user_data;
+		URIO_PROBE2(op_complete, w->index, cqe->res);
 		if (ud == URIO__UD_IGNORE)
 			continue;
 		if (ud == URIO__UD_WAKE) {

@@ -18,6 +18,7 @@
 
 #include "fiber.h"
 #include "internal.h"
+#include "probes.h"
 
 void urio__global_push(urio_rt *rt, urio_task *first, urio_task *last,
 		       unsigned n)
@@ -150,6 +151,8 @@ static urio_task *steal(struct urio__worker *w)
 			if (!t && round == 3)
 				t = atomic_exchange(&v->runnext, NULL);
 			if (t) {
+				URIO_PROBE3(steal, w->index, v->index,
+					    1 + urio__runq_len(&w->runq));
 				URIO__STAT(w, steals, 1);
 				URIO__STAT(w, stolen, 1 + urio__runq_len(&w->runq));
 				return t;
@@ -269,7 +272,9 @@ static void park(struct urio__worker *w)
 	atomic_fetch_add(&rt->nidle, 1);
 	if (!work_visible(w)) {
 		URIO__STAT(w, parks, 1);
+		URIO_PROBE1(worker_park, w->index);
 		urio__io_wait(w);
+		URIO_PROBE1(worker_wake, w->index);
 	}
 	unpark(w);
 }
@@ -368,6 +373,7 @@ void urio__suspend(int post, void (*after)(void *), void *arg)
 	urio_task *next = next_direct(w);
 	if (next) {
 		atomic_store_explicit(&w->cur, next, memory_order_relaxed);
+		URIO_PROBE2(task_switch, w->index, next->id);
 		urio__switch_task_to_task(t, next, exiting);
 	} else {
 		urio__switch_to_sched(w, t, exiting);
@@ -381,6 +387,7 @@ static void run(struct urio__worker *w, urio_task *t)
 	atomic_store_explicit(&w->cur, t, memory_order_relaxed);
 	if (urio__unlikely(!t->sp))
 		urio__task_first_run(w, t);
+	URIO_PROBE2(task_switch, w->index, t->id);
 	urio__switch_to_task(w, t);
 	atomic_store_explicit(&w->cur, NULL, memory_order_relaxed);
 	urio__run_post(w);

@@ -17,6 +17,7 @@
 
 #include "fiber.h"
 #include "internal.h"
+#include "probes.h"
 
 static _Atomic uint64_t next_id = 1;
 
@@ -207,6 +208,7 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 		errno = ENOMEM;
 		return NULL;
 	}
+	URIO_PROBE2(task_spawn, t->id, t->parent_id);
 	if (w)
 		URIO__STAT(w, spawned, 1);
 	else
@@ -251,6 +253,7 @@ void urio__task_entry(urio_task *t)
 /* Runs on the scheduler stack after t's body has switched out for good. */
 void urio__task_finish(struct urio__worker *w, urio_task *t)
 {
+	URIO_PROBE2(task_finish, t->id, t->result);
 	urio__stack_put(w, t->stack, t->stack_size);
 	t->stack = NULL;
 #ifdef URIO__TSAN

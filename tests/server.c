@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <urio.h>
 
@@ -129,6 +130,14 @@ static intptr_t echo_many(void *arg)
 	ASSERT_EQ(st.active, 0);
 	ASSERT_EQ(st.conn_errors, 0);
 	ASSERT_EQ(st.listeners, workers);
+	/* multishot on io_uring from 5.19 on, never on poll(2) */
+	const char *b = getenv("URIO_BACKEND");
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+	ASSERT_EQ(uname(&u), 0);
+	sscanf(u.release, "%u.%u", &maj, &min);
+	bool has = maj > 5 || (maj == 5 && min >= 19);
+	ASSERT_EQ(st.multishot, has && !(b && strcmp(b, "poll") == 0));
 	ASSERT_EQ(urio_server_drain(s, 0), -EALREADY);
 	urio_server_free(s);
 	return 0;
@@ -368,13 +377,33 @@ static intptr_t bad_input(void *arg)
 	ASSERT_EQ(urio_server_start(NULL), -EINVAL);
 	ASSERT_EQ(urio_server_drain(NULL, 0), -EINVAL);
 	ASSERT_EQ(urio_server_port(NULL), -EINVAL);
-	urio_server_free(NULL);
+	ASSERT_EQ(urio_server_free(NULL), 0);
 	/* a port in use */
 	int l = urio_listen("127.0.0.1", 0, 0, 0);
 	ASSERT(l >= 0);
 	o.port = (uint16_t)urio_local_port(l);
 	ASSERT(!urio_server_new(&o) && errno == EADDRINUSE);
 	close(l);
+	return 0;
+}
+
+/* A server left running when the runtime ends: the runtime cancels its
+ * tasks, and only then can it be freed. */
+static urio_server *left;
+static int left_client = -1;
+
+static intptr_t leave_running(void *arg)
+{
+	left = start(echo, NULL, workers);
+	left_client = urio_dial("127.0.0.1", (uint16_t)urio_server_port(left),
+				5000);
+	ASSERT(left_client >= 0);
+	POLL(({
+		urio_server_stats st;
+		urio_server_stats_get(left, &st);
+		st.active == 1;
+	}));
+	ASSERT_EQ(urio_server_free(left), -EBUSY);
 	return 0;
 }
 
@@ -412,6 +441,11 @@ int main(void)
 		run("drain_on_signal", drain_on_signal, w);
 		run("signal_cancel", signal_cancel, w);
 		run("bad_input", bad_input, w);
+		run("leave_running", leave_running, w);
+		ASSERT_EQ(urio_server_free(left), 0);
+		char c;
+		ASSERT_EQ(recv(left_client, &c, 1, 0), 0); /* closed by cancel */
+		close(left_client);
 	}
 	return 0;
 }

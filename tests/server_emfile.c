@@ -1,9 +1,11 @@
 /* EMFILE on accept: with the fd table full, the accept task pauses between
  * attempts instead of spinning, and once fds are free again it accepts the
- * connections that waited and serves them. RLIMIT_NOFILE is lowered for
+ * connections that waited and serves them; a signal wait started then
+ * waits for an fd and gets the signal. RLIMIT_NOFILE is lowered for
  * the test (the libuv test-emfile pattern), so it is a program of its own.
  * On 1 and 2 workers, and on the poll backend (*_poll). */
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -30,6 +32,14 @@ static int echo(int fd, void *arg)
 	}
 }
 
+static intptr_t wait_usr1(void *arg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	return urio_signal_wait(&set, NULL);
+}
+
 static urio_server_stats stats(urio_server *s)
 {
 	urio_server_stats st;
@@ -43,7 +53,6 @@ static intptr_t emfile(void *arg)
 			      .listeners = workers};
 	urio_server *s = urio_server_new(&o);
 	ASSERT(s);
-	ASSERT_EQ(urio_server_start(s), 0);
 	struct sockaddr_in sin = {.sin_family = AF_INET,
 				  .sin_port = htons((uint16_t)urio_server_port(s)),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -67,6 +76,14 @@ static intptr_t emfile(void *arg)
 		nd++;
 	ASSERT(nd < MAX_DUPS);
 	ASSERT_EQ(errno, EMFILE);
+	/* started only now: an accept op takes RLIMIT_NOFILE when it is
+	 * prepared (io_accept_prep), and a multishot one is prepared once */
+	ASSERT_EQ(urio_server_start(s), 0);
+	/* a signal wait needs an fd too: it waits for one, and the signal
+	 * sent meanwhile stays pending */
+	urio_task *sig = urio_spawn(wait_usr1, NULL);
+	ASSERT(sig);
+	ASSERT_EQ(kill(getpid(), SIGUSR1), 0);
 
 	for (int i = 0; i < CLIENTS; i++) /* the backlog takes them */
 		ASSERT_EQ(urio_connect(cl[i], (struct sockaddr *)&sin,
@@ -89,6 +106,9 @@ static intptr_t emfile(void *arg)
 	while (nd > 0)
 		close(dups[--nd]);
 	ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	intptr_t signo = 0;
+	ASSERT_EQ(urio_join(sig, &signo), 0);
+	ASSERT_EQ(signo, SIGUSR1);
 	for (int i = 0; i < CLIENTS; i++) {
 		char c = (char)('a' + i), e = 0;
 		ASSERT_EQ(urio_send_all(cl[i], &c, 1, 0), 1);
@@ -105,6 +125,10 @@ static intptr_t emfile(void *arg)
 
 int main(void)
 {
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	ASSERT_EQ(urio_signal_block(&set), 0);
 	for (workers = 1; workers <= 2; workers++) {
 		urio_config cfg = {.workers = workers};
 		intptr_t res = -1;

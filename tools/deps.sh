@@ -2,7 +2,7 @@
 # Installs the Debian packages urio needs, skipping what is installed.
 # Usage: tools/deps.sh [build|test|bench|servers]...   (build is always included)
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev)
+pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev systemtap-sdt-dev)
 for want in "$@"; do
   case "$want" in
     build) ;;

@@ -111,7 +111,7 @@ typedef struct urio_server_stats {
 	uint64_t accept_errors;  /* failed accepts, EMFILE/ENFILE included */
 	uint64_t fd_backoffs;    /* pauses taken for EMFILE/ENFILE/ENOBUFS */
 	unsigned listeners;
-	bool multishot;          /* accept is multishot */
+	bool multishot;          /* accepts came from a multishot op */
 } urio_server_stats;
 
 /* Binds and listens (so the port is known), accepting nothing yet.
@@ -127,8 +127,10 @@ URIO_API int urio_server_port(const urio_server *s);
  * from a task, once. Returns 0, or -ECANCELED if the caller was cancelled
  * (the connections were still cancelled and waited for). */
 URIO_API int urio_server_drain(urio_server *s, uint64_t grace_ms);
-/* Frees a server that was never started or has been drained. */
-URIO_API void urio_server_free(urio_server *s);
+/* Frees s: 0, or -EBUSY (nothing freed) while its accept or connection
+ * tasks still run, i.e. before urio_server_drain or the end of the
+ * runtime, which cancels them. s may be NULL. */
+URIO_API int urio_server_free(urio_server *s);
 URIO_API void urio_server_stats_get(const urio_server *s,
 				    urio_server_stats *out);
 

@@ -21,7 +21,7 @@ URIO_API int urio_signal_block(const sigset_t *set);
 /* Waits until one of the signals of set is pending and takes it; returns
  * its number and fills info (may be NULL). -EINVAL if the calling worker
  * has one of them unblocked (it would never arrive here), -ECANCELED, or
- * -errno. */
+ * -errno. Out of fds (EMFILE), it pauses and retries until it can wait. */
 URIO_API int urio_signal_wait(const sigset_t *set,
 			      struct signalfd_siginfo *info);
 
