@@ -348,13 +348,7 @@ static intptr_t server_main(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	/* urio_signal_wait makes a signalfd per wait, so it fails while fds
-	 * run out; the signal stays pending (blocked) until a retry takes it */
-	int sig;
-	while ((sig = urio_signal_wait(&set, NULL)) == -EMFILE ||
-	       sig == -ENFILE || sig == -ENOMEM)
-		if (urio_sleep_ms(HTTPD_SIGNAL_RETRY_MS) < 0)
-			break;
+	int sig = urio_signal_wait(&set, NULL);
 	/* drain: busy connections answer with Connection: close from now;
 	 * idle ones close now (pairs with serve()'s idle store, then
 	 * draining load); urio_server stops accepting, gives the rest the
