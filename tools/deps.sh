@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages urio needs, skipping what is installed.
-# Usage: tools/deps.sh [build|test|bench]...   (build is always included)
+# Usage: tools/deps.sh [build|test|bench|servers]...   (build is always included)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev systemtap-sdt-dev)
 for want in "$@"; do
@@ -8,6 +8,7 @@ for want in "$@"; do
     build) ;;
     test) pkgs+=(clang libclang-rt-14-dev valgrind) ;;
     bench) pkgs+=(g++ libbenchmark-dev libboost-context-dev fio) ;;
+    servers) pkgs+=(libhttp-parser-dev wrk nginx-light gnuplot-nox util-linux) ;;
     *) echo "deps.sh: unknown set '$want'" >&2; exit 2 ;;
   esac
 done
