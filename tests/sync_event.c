@@ -42,8 +42,16 @@ static intptr_t event_basic(void *arg)
 	urio_event_set(&ev);                /* again: nothing */
 	urio_event_clear(&ev);
 	ASSERT(!urio_event_is_set(&ev));
-	ASSERT_EQ(urio_event_wait_timeout(&ev, 5), -ETIMEDOUT); /* event_wait_timeout */
+	return 0;
+}
+
+static intptr_t event_wait_timeout(void *arg)
+{
+	urio_event_init(&ev);
+	ASSERT_EQ(urio_event_wait_timeout(&ev, 5), -ETIMEDOUT);
 	ASSERT_EQ(urio_event_waiters(&ev), 0);
+	urio_event_set(&ev);
+	ASSERT_EQ(urio_event_wait_timeout(&ev, 5), 0);
 	return 0;
 }
 
@@ -164,11 +172,22 @@ static intptr_t wg_wait_cancelled(void *arg)
 	intptr_t r = 0;
 	ASSERT_EQ(urio_join(a, &r), -ECANCELED);
 	ASSERT_EQ(r, -ECANCELED);
-	ASSERT_EQ(urio_wg_wait_timeout(&wg, 5), -ETIMEDOUT); /* wg_wait_timeout */
 	ASSERT_EQ(urio_wg_waiters(&wg), 1);
 	ASSERT_EQ(urio_wg_done(&wg), 0);
 	ASSERT_EQ(urio_join(b, &r), 0);
 	ASSERT_EQ(r, 0);
+	return 0;
+}
+
+static intptr_t wg_wait_timeout(void *arg)
+{
+	urio_wg_init(&wg);
+	ASSERT_EQ(urio_wg_add(&wg, 1), 0);
+	ASSERT_EQ(urio_wg_wait_timeout(&wg, 5), -ETIMEDOUT);
+	ASSERT_EQ(urio_wg_wait_timeout(&wg, 0), -ETIMEDOUT);
+	ASSERT_EQ(urio_wg_waiters(&wg), 0);
+	ASSERT_EQ(urio_wg_done(&wg), 0);
+	ASSERT_EQ(urio_wg_wait_timeout(&wg, 5), 0);
 	return 0;
 }
 
@@ -329,9 +348,11 @@ int main(int argc, char **argv)
 	static const struct sync_case cases[] = {
 		CASE(event_basic),
 		CASE(event_wait_cancelled),
+		CASE(event_wait_timeout),
 		CASE(event_thread_set),
 		CASE(wg_basic),
 		CASE(wg_wait_cancelled),
+		CASE(wg_wait_timeout),
 		CASE(wg_thread_done),
 		CASE(limiter_basic),
 		CASE(limiter_invalid),
