@@ -39,17 +39,21 @@ void urio_mutex_init(urio_mutex *m)
 	x->q.head = x->q.tail = NULL;
 }
 
+/* The fast path: locks m if it is unlocked (then nobody waits). */
+static inline bool take(struct mutex *x)
+{
+	uint32_t exp = 0;
+	/* acquire pairs with the release in urio_mutex_unlock */
+	return atomic_compare_exchange_strong_explicit(
+		&x->state, &exp, LOCKED, memory_order_acquire,
+		memory_order_relaxed);
+}
+
 int urio_mutex_try_lock(urio_mutex *m)
 {
 	if (!m)
 		return -EINVAL;
-	uint32_t exp = 0;
-	/* acquire pairs with the release in urio_mutex_unlock */
-	if (atomic_compare_exchange_strong_explicit(&M(m)->state, &exp, LOCKED,
-						    memory_order_acquire,
-						    memory_order_relaxed))
-		return 0;
-	return -EBUSY;
+	return take(M(m)) ? 0 : -EBUSY;
 }
 
 /* The last waiter left: clear WAITERS (the holder may unlock meanwhile:
@@ -106,7 +110,7 @@ int urio_mutex_lock(urio_mutex *m)
 {
 	if (!m)
 		return -EINVAL;
-	if (urio_mutex_try_lock(m) == 0)
+	if (take(M(m)))
 		return 0;
 	return lock_slow(M(m), 0);
 }
@@ -115,7 +119,7 @@ int urio_mutex_lock_timeout(urio_mutex *m, uint64_t ms)
 {
 	if (!m)
 		return -EINVAL;
-	if (urio_mutex_try_lock(m) == 0)
+	if (take(M(m)))
 		return 0;
 	if (!ms)
 		return -ETIMEDOUT;

@@ -40,19 +40,24 @@ void urio_sem_init(urio_sem *s, unsigned permits)
 	m->q.head = m->q.tail = NULL;
 }
 
-int urio_sem_try_acquire(urio_sem *s)
+/* The fast path: takes a free permit while nobody waits. */
+static inline bool take(struct sem *m)
 {
-	if (!s)
-		return -EINVAL;
-	struct sem *m = S(s);
 	uint64_t v = atomic_load_explicit(&m->state, memory_order_relaxed);
 	while (!(v & WAITERS) && v >= PERMIT)
 		/* acquire pairs with the release CAS of urio_sem_release */
 		if (atomic_compare_exchange_weak_explicit(
 			    &m->state, &v, v - PERMIT, memory_order_acquire,
 			    memory_order_relaxed))
-			return 0;
-	return -EAGAIN;
+			return true;
+	return false;
+}
+
+int urio_sem_try_acquire(urio_sem *s)
+{
+	if (!s)
+		return -EINVAL;
+	return take(S(s)) ? 0 : -EAGAIN;
 }
 
 /* The last waiter left: no permit is free (see the top), so clear WAITERS.
@@ -108,7 +113,7 @@ int urio_sem_acquire(urio_sem *s)
 {
 	if (!s)
 		return -EINVAL;
-	if (urio_sem_try_acquire(s) == 0)
+	if (take(S(s)))
 		return 0;
 	return acquire_slow(S(s), 0);
 }
@@ -117,7 +122,7 @@ int urio_sem_acquire_timeout(urio_sem *s, uint64_t ms)
 {
 	if (!s)
 		return -EINVAL;
-	if (urio_sem_try_acquire(s) == 0)
+	if (take(S(s)))
 		return 0;
 	if (!ms)
 		return -ETIMEDOUT;

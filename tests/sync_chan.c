@@ -38,7 +38,7 @@ static intptr_t chan_basic(void *arg)
 	ASSERT_EQ(urio_chan_send(ch, &five), 0);
 	ASSERT_EQ(urio_chan_close(ch), 0);
 	ASSERT_EQ(urio_chan_close(ch), -EALREADY);
-	ASSERT_EQ(urio_chan_try_send(ch, &five), -EPIPE); /* chan_send_closed */
+	ASSERT_EQ(urio_chan_try_send(ch, &five), -EPIPE);
 	ASSERT_EQ(urio_chan_send(ch, &five), -EPIPE);
 	ASSERT_EQ(urio_chan_recv(ch, &v), 1); /* drains first */
 	ASSERT_EQ(v, 5);
@@ -381,20 +381,75 @@ static intptr_t chan_send_cancel_after_grant(void *arg)
 	return 0;
 }
 
-static intptr_t chan_timeouts(void *arg)
+static intptr_t chan_recv_timeout(void *arg)
 {
 	ASSERT((ch = urio_chan_new(sizeof(uint64_t), 1)));
 	uint64_t v = 1;
-	ASSERT_EQ(urio_chan_recv_timeout(ch, &v, 5), -ETIMEDOUT); /* chan_recv_timeout */
+	ASSERT_EQ(urio_chan_recv_timeout(ch, &v, 5), -ETIMEDOUT);
 	ASSERT_EQ(urio_chan_receivers(ch), 0);
+	ASSERT_EQ(urio_chan_send(ch, &v), 0); /* nobody kept waiting for it */
+	ASSERT_EQ(urio_chan_len(ch), 1);
+	urio_chan_free(ch);
+	return 0;
+}
+
+static intptr_t chan_send_timeout(void *arg)
+{
+	ASSERT((ch = urio_chan_new(sizeof(uint64_t), 1)));
+	uint64_t v = 1, w = 2;
 	ASSERT_EQ(urio_chan_send(ch, &v), 0);
-	ASSERT_EQ(urio_chan_send_timeout(ch, &v, 5), -ETIMEDOUT); /* chan_send_timeout */
+	ASSERT_EQ(urio_chan_send_timeout(ch, &w, 5), -ETIMEDOUT);
 	ASSERT_EQ(urio_chan_senders(ch), 0);
 	urio_deadline d;
 	urio_timeout_enter(&d, 5);
-	ASSERT_EQ(urio_chan_send(ch, &v), -ECANCELED);
+	ASSERT_EQ(urio_chan_send(ch, &w), -ECANCELED);
 	ASSERT_EQ(urio_timeout_exit(&d), -ETIMEDOUT);
-	ASSERT_EQ(urio_chan_len(ch), 1);
+	ASSERT_EQ(urio_chan_try_recv(ch, &v), 1);
+	ASSERT_EQ(v, 1);
+	ASSERT_EQ(urio_chan_try_recv(ch, &v), -EAGAIN); /* 2 never went in */
+	urio_chan_free(ch);
+	return 0;
+}
+
+/* a sender blocked at close and one after it both get -EPIPE */
+static intptr_t chan_send_closed(void *arg)
+{
+	ASSERT((ch = urio_chan_new(sizeof(uint64_t), 1)));
+	uint64_t v = 1;
+	ASSERT_EQ(urio_chan_send(ch, &v), 0);
+	urio_task *a = urio_spawn(blocked_sender, (void *)2);
+	POLL(urio_chan_senders(ch) == 1);
+	ASSERT_EQ(urio_chan_close(ch), 0);
+	intptr_t r = 0;
+	ASSERT_EQ(urio_join(a, &r), 0);
+	ASSERT_EQ(r, -EPIPE);
+	ASSERT_EQ(urio_chan_send(ch, &v), -EPIPE);
+	ASSERT_EQ(urio_chan_send_timeout(ch, &v, 5), -EPIPE);
+	ASSERT_EQ(urio_chan_try_send(ch, &v), -EPIPE);
+	urio_chan_free(ch);
+	return 0;
+}
+
+/* a receiver blocked at close gets EOF; later ones drain, then EOF */
+static intptr_t chan_recv_eof(void *arg)
+{
+	reset_marks();
+	ASSERT((ch = urio_chan_new(sizeof(uint64_t), 2)));
+	urio_task *a = urio_spawn(blocked_receiver, NULL);
+	POLL(urio_chan_receivers(ch) == 1);
+	ASSERT_EQ(urio_chan_close(ch), 0);
+	intptr_t r = -1;
+	ASSERT_EQ(urio_join(a, &r), 0);
+	ASSERT_EQ(r, 0);
+	urio_chan_free(ch);
+	ASSERT((ch = urio_chan_new(sizeof(uint64_t), 2)));
+	uint64_t v = 9;
+	ASSERT_EQ(urio_chan_send(ch, &v), 0);
+	ASSERT_EQ(urio_chan_close(ch), 0);
+	ASSERT_EQ(urio_chan_recv_timeout(ch, &v, 5), 1);
+	ASSERT_EQ(v, 9);
+	ASSERT_EQ(urio_chan_recv(ch, &v), 0);
+	ASSERT_EQ(urio_chan_recv_timeout(ch, &v, 5), 0);
 	urio_chan_free(ch);
 	return 0;
 }
@@ -531,7 +586,10 @@ int main(int argc, char **argv)
 		CASE(chan_recv_cancel_after_grant),
 		CASE(chan_send_cancelled),
 		CASE(chan_send_cancel_after_grant),
-		CASE(chan_timeouts),
+		CASE(chan_recv_timeout),
+		CASE(chan_send_timeout),
+		CASE(chan_send_closed),
+		CASE(chan_recv_eof),
 		CASE(chan_cancel_storm),
 		CASE(chan_thread_send),
 	};

@@ -32,7 +32,7 @@ typedef struct urio_sem {
 /* Sets s up with permits permits. */
 URIO_API void urio_sem_init(urio_sem *s, unsigned permits);
 /* Takes a permit, waiting behind earlier waiters (no barging). Returns 0,
- * or -ECANCELED / -ETIMEDOUT (an enclosing deadline), -EINVAL. */
+ * -ECANCELED (cancelled, or an enclosing deadline fired), -EINVAL. */
 URIO_API int urio_sem_acquire(urio_sem *s);
 /* Like urio_sem_acquire, giving up after ms milliseconds: -ETIMEDOUT. */
 URIO_API int urio_sem_acquire_timeout(urio_sem *s, uint64_t ms);
