@@ -416,6 +416,9 @@ def main():
     t.add("(ref) machine: a cache line's round trip between the 2 CPUs",
           ref_cacheline)
 
+    import report_more
+    report_more.add_rows(t, bench, r, sys.modules[__name__])
+
     print("# urio benchmark report\n")
     print(header(r) + "\n")
     print(t.markdown())

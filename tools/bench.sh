@@ -45,7 +45,7 @@ fi
 failed=()
 # bench_randread goes before fio: it writes the test file when missing.
 # Its O_DIRECT runs are left for the rounds below.
-for b in switch spawn nop fanout structured offload randread; do
+for b in switch spawn nop fanout structured offload sync pool stream randread; do
 	say "running bench_$b ($reps repetitions)"
 	filter=.
 	[ "$b" = randread ] && filter=-direct
@@ -101,6 +101,16 @@ else
 fi
 
 python3 "$root/bench/report.py" "$out" | tee "$out/report.md"
+
+# Servers under load: urio-echo and urio-httpd against raw liburing, epoll,
+# threads and nginx (its own table and plot; see tools/bench_servers.sh).
+if bash "$root/tools/bench_servers.sh" >"$out/servers.txt" 2>&1; then
+	{ echo; echo "## Servers under load"; echo
+	  cat "$root/build-servers/results/servers.md"; } | tee -a "$out/report.md"
+else
+	say "bench_servers.sh failed; see $out/servers.txt"
+	failed+=(bench_servers)
+fi
 say "done in $((SECONDS - start)) s; results in $out"
 if [ ${#failed[@]} -gt 0 ]; then
 	say "failed: ${failed[*]}"

@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev systemtap-sd
 for want in "$@"; do
   case "$want" in
     build) ;;
-    test) pkgs+=(clang libclang-rt-14-dev valgrind) ;;
+    test) pkgs+=(clang libclang-rt-14-dev valgrind libhttp-parser-dev) ;;
     bench) pkgs+=(g++ libbenchmark-dev libboost-context-dev fio) ;;
     servers) pkgs+=(libhttp-parser-dev wrk nginx-light gnuplot-nox util-linux) ;;
     *) echo "deps.sh: unknown set '$want'" >&2; exit 2 ;;
