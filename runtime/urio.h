@@ -9,4 +9,5 @@
 #include <urio/io.h>
 #include <urio/introspect.h>
 #include <urio/with.h>
+#include <urio/watch.h>
 #endif
