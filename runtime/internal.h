@@ -103,6 +103,9 @@ struct urio__wait {
 	void (*fire)(struct urio__wait *w);
 	uint64_t when;
 	size_t heap_idx; /* SIZE_MAX when not in the heap */
+	/* ring ops: runs at the completion instead of readying the task, for
+	 * ops whose task goes on running meanwhile (io/aop.c) */
+	void (*done)(struct urio__wait *w);
 	/* introspection: set before urio__wait_begin publishes the record */
 	const char *what;
 	int fd;
@@ -219,11 +222,14 @@ unsigned urio__runq_take_half(struct urio__runq *q, urio_task **out);
 uint32_t urio__runq_len(struct urio__runq *q);
 
 /* --- messages to a worker (cross-thread requests for its ring) -------- */
-enum urio__msg_kind { URIO__MSG_CANCEL };
+/* CANCEL: cancel what task waits in if it is cancelled; CANCEL_OP: cancel
+ * op whatever task's state, if task still waits in it (urio__wait_cancel_now) */
+enum urio__msg_kind { URIO__MSG_CANCEL, URIO__MSG_CANCEL_OP };
 struct urio__msg {
 	struct urio__msg *next;
 	enum urio__msg_kind kind;
 	urio_task *task; /* holds a reference */
+	struct urio__wait *op;
 };
 
 /* A counter only its worker writes: a plain load and store (no locked
@@ -461,6 +467,16 @@ int32_t urio__wait_end(struct urio__wait *w, void (*after)(void *),
 void urio__wait_abort(struct urio__wait *w);
 /* Switches from the current task to the next one or the scheduler. */
 void urio__suspend(int post, void (*after)(void *), void *arg);
+/* Switches from the current task straight to `to`, a switched-out task
+ * that nobody else may resume meanwhile (a generator and its consumer hand
+ * the worker to each other); the current one parks as urio__suspend's
+ * POST_PARK, after(arg) running once it has switched out. */
+void urio__switch_direct(urio_task *to, void (*after)(void *), void *arg);
+/* Cancels the op the calling task waits in (its published t->wait, w) now,
+ * cancelled or not: on its owner's ring, or by a message to the owner. */
+void urio__wait_cancel_now(struct urio__wait *w);
+/* The cancel of ops on a ring (what urio__wait_begin sets for IO waits). */
+void urio__wait_cancel_owned(struct urio__wait *w);
 enum { URIO__POST_PARK, URIO__POST_YIELD, URIO__POST_EXIT };
 
 #endif

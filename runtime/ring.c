@@ -103,7 +103,10 @@ static unsigned reap(struct urio__worker *w)
 		op->cqe_flags = cqe->flags;
 		w->inflight--;
 		URIO__STAT(w, ops, 1);
-		urio__ready(op->task, false);
+		if (op->done)
+			op->done(op);
+		else
+			urio__ready(op->task, false);
 	}
 	io_uring_cq_advance(&w->ring, n);
 	return n;

@@ -169,8 +169,13 @@ static void drain_msgs(struct urio__worker *w)
 		urio_task *t = m->task;
 		urio__task_lock(t);
 		struct urio__wait *wt = t->wait;
-		/* the wait may be a newer, shielded one by now */
-		if (wt && wt->owner == w && wt->cancel && urio__scopes_cancelled(t))
+		/* the wait may be a newer, shielded one by now; an op
+		 * cancelled on request is still the one the task waits in
+		 * (its record is alive while t->wait points at it) */
+		bool go = m->kind == URIO__MSG_CANCEL_OP
+				  ? wt == m->op
+				  : wt && wt->cancel && urio__scopes_cancelled(t);
+		if (go && wt->owner == w)
 			urio__io_cancel(w, wt);
 		urio__task_unlock(t);
 		urio__task_unref(t);
@@ -373,6 +378,21 @@ void urio__suspend(int post, void (*after)(void *), void *arg)
 		urio__switch_to_sched(w, t, exiting);
 	}
 	/* resumed, perhaps on another worker: finish whoever switched here */
+	urio__run_post(urio__cur_worker());
+}
+
+void urio__switch_direct(urio_task *to, void (*after)(void *), void *arg)
+{
+	struct urio__worker *w = urio__cur_worker();
+	urio_task *t = w->cur;
+	w->post_task = t;
+	w->post = URIO__POST_PARK;
+	w->post_fn = after;
+	w->post_arg = arg;
+	if (urio__unlikely(!to->sp))
+		urio__task_first_run(w, to);
+	atomic_store_explicit(&w->cur, to, memory_order_relaxed);
+	urio__switch_task_to_task(t, to, false);
 	urio__run_post(urio__cur_worker());
 }
 

@@ -271,7 +271,7 @@ void urio__task_finish(struct urio__worker *w, urio_task *t)
 
 /* --- the suspension protocol --------------------------------------------- */
 
-static void cancel_owned(struct urio__wait *w)
+void urio__wait_cancel_owned(struct urio__wait *w)
 {
 	struct urio__worker *me = urio__cur_worker();
 	if (me == w->owner) {
@@ -283,6 +283,23 @@ static void cancel_owned(struct urio__wait *w)
 		abort(); /* a lost cancel would hang the task forever */
 	m->kind = URIO__MSG_CANCEL;
 	m->task = w->task;
+	atomic_fetch_add(&w->task->refs, 1);
+	urio__worker_msg(w->owner, m);
+}
+
+void urio__wait_cancel_now(struct urio__wait *w)
+{
+	struct urio__worker *me = urio__cur_worker();
+	if (me == w->owner) {
+		urio__io_cancel(me, w);
+		return;
+	}
+	struct urio__msg *m = malloc(sizeof(*m));
+	if (!m)
+		abort(); /* a lost cancel would hang the task forever */
+	m->kind = URIO__MSG_CANCEL_OP;
+	m->task = w->task;
+	m->op = w;
 	atomic_fetch_add(&w->task->refs, 1);
 	urio__worker_msg(w->owner, m);
 }
@@ -300,8 +317,9 @@ int urio__wait_begin(struct urio__wait *w, enum urio__wait_kind kind)
 	w->cqe_flags = 0;
 	w->cancel_sent = false;
 	w->heap_idx = SIZE_MAX;
+	w->done = NULL;
 	if (kind != URIO__WAIT_OTHER) {
-		w->cancel = cancel_owned;
+		w->cancel = urio__wait_cancel_owned;
 		w->fire = NULL;
 	}
 	urio__task_lock(t);

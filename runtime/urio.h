@@ -9,5 +9,8 @@
 #include <urio/io.h>
 #include <urio/introspect.h>
 #include <urio/with.h>
+#include <urio/gen.h>
+#include <urio/iter.h>
+#include <urio/lines.h>
 #include <urio/watch.h>
 #endif

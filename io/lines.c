@@ -1,0 +1,295 @@
+/* Lines of a chunk stream (chunks.c).
+ *
+ * The fast path is a memchr over the current chunk returning a view into
+ * it: no copy. Only a line that crosses a chunk border is copied, into a
+ * carry buffer of max_line (+ its line end) bytes, so memory stays bounded
+ * whatever the file holds; a longer line is reported as -E2BIG when it is
+ * found too long and skipped up to its newline. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <urio/lines.h>
+
+#include "chunks.h"
+
+#define DEFAULT_MAX_LINE (1u << 20)
+
+struct urio_lines {
+	urio_chunks cs;
+	urio_iter iter;
+	urio_slice item;
+	size_t max_line;
+	const char *p, *end; /* the unscanned rest of the current chunk */
+	char *carry;         /* the start of a line crossing a border */
+	size_t ncarry;
+	bool skipping;       /* inside a line already reported as too long */
+	uint64_t lineno;
+};
+
+/* Strips the \r of a \r\n from a line whose \n is already gone. */
+static size_t content_len(const char *s, size_t n)
+{
+	return n && s[n - 1] == '\r' ? n - 1 : n;
+}
+
+/* Appends a piece of a border line; -E2BIG once it cannot fit, and the
+ * line is skipped from then on. cap: max_line plus the line end kept. */
+static int carry_add(urio_lines *ls, const char *s, size_t n, size_t cap)
+{
+	if (ls->skipping)
+		return 0;
+	if (n > cap - ls->ncarry) {
+		ls->ncarry = 0;
+		ls->skipping = true;
+		return -E2BIG;
+	}
+	memcpy(ls->carry + ls->ncarry, s, n);
+	ls->ncarry += n;
+	return 0;
+}
+
+/* Next chunk into p..end: 1, 0 at EOF, < 0 error. */
+static int refill(urio_lines *ls)
+{
+	urio_slice c;
+	int r = urio_chunks_next(&ls->cs, &c);
+	if (r > 0) {
+		ls->p = c.ptr;
+		ls->end = c.ptr + c.len;
+	}
+	return r;
+}
+
+/* The end of a border line (its \n at nl) is in the chunk. */
+static int finish_carry(urio_lines *ls, const char *nl, urio_slice *line)
+{
+	size_t seg = (size_t)(nl - ls->p);
+	const char *start = ls->p;
+	ls->p = nl + 1;
+	if (ls->skipping) {
+		ls->skipping = false;
+		return 0;
+	}
+	int r = carry_add(ls, start, seg, ls->max_line + 1);
+	if (r < 0) {
+		ls->skipping = false; /* its newline is already behind us */
+		return r;
+	}
+	size_t n = content_len(ls->carry, ls->ncarry);
+	ls->ncarry = 0;
+	if (n > ls->max_line)
+		return -E2BIG;
+	line->ptr = ls->carry;
+	line->len = n;
+	return 1;
+}
+
+int urio_lines_next(urio_lines *ls, urio_slice *line)
+{
+	if (!ls || !line)
+		return -EINVAL;
+	for (;;) {
+		size_t avail = (size_t)(ls->end - ls->p);
+		const char *nl = avail ? memchr(ls->p, '\n', avail) : NULL;
+		if (nl && !ls->ncarry && !ls->skipping) {
+			/* fast path: the whole line is in this chunk */
+			size_t n = content_len(ls->p, (size_t)(nl - ls->p));
+			line->ptr = ls->p;
+			ls->p = nl + 1;
+			ls->lineno++;
+			if (n > ls->max_line)
+				return -E2BIG;
+			line->len = n;
+			return 1;
+		}
+		if (nl) {
+			int r = finish_carry(ls, nl, line);
+			if (r != 0) {
+				ls->lineno++;
+				return r;
+			}
+			continue;
+		}
+		if (avail) {
+			const char *s = ls->p;
+			ls->p = ls->end;
+			int r = carry_add(ls, s, avail, ls->max_line + 1);
+			if (r < 0) {
+				ls->lineno++;
+				return r;
+			}
+		}
+		int r = refill(ls);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			if (!ls->ncarry)
+				return 0; /* a skipped last line was reported */
+			/* a last line without its newline */
+			size_t n = ls->ncarry;
+			ls->ncarry = 0;
+			ls->lineno++;
+			if (n > ls->max_line)
+				return -E2BIG;
+			line->ptr = ls->carry;
+			line->len = n;
+			return 1;
+		}
+	}
+}
+
+int urio_lines_next_block(urio_lines *ls, urio_slice *block)
+{
+	if (!ls || !block)
+		return -EINVAL;
+	size_t cap = ls->max_line + 2; /* the line and its \r\n */
+	for (;;) {
+		size_t avail = (size_t)(ls->end - ls->p);
+		if (avail && (ls->ncarry || ls->skipping)) {
+			const char *nl = memchr(ls->p, '\n', avail);
+			const char *s = ls->p;
+			size_t n = nl ? (size_t)(nl + 1 - s) : avail;
+			ls->p = s + n;
+			bool was_skipping = ls->skipping;
+			int r = carry_add(ls, s, n, cap);
+			if (nl)
+				ls->skipping = false;
+			if (r < 0)
+				return r;
+			if (nl && !was_skipping) {
+				if (content_len(ls->carry, ls->ncarry - 1) >
+				    ls->max_line) {
+					ls->ncarry = 0;
+					return -E2BIG;
+				}
+				block->ptr = ls->carry;
+				block->len = ls->ncarry;
+				ls->ncarry = 0;
+				return 1;
+			}
+			continue;
+		}
+		if (avail) {
+			const char *last = memrchr(ls->p, '\n', avail);
+			if (last) {
+				block->ptr = ls->p;
+				block->len = (size_t)(last + 1 - ls->p);
+				ls->p = last + 1;
+				return 1;
+			}
+			const char *s = ls->p;
+			ls->p = ls->end;
+			int r = carry_add(ls, s, avail, cap);
+			if (r < 0)
+				return r;
+		}
+		int r = refill(ls);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			size_t n = ls->ncarry;
+			ls->ncarry = 0;
+			if (!n)
+				return 0;
+			if (n > ls->max_line)
+				return -E2BIG;
+			block->ptr = ls->carry;
+			block->len = n;
+			return 1;
+		}
+	}
+}
+
+uint64_t urio_lines_lineno(const urio_lines *ls)
+{
+	return ls ? ls->lineno : 0;
+}
+
+static int iter_next(urio_iter *it, void **item)
+{
+	urio_lines *ls = (urio_lines *)((char *)it - offsetof(urio_lines, iter));
+	int r = urio_lines_next(ls, &ls->item);
+	if (r > 0)
+		*item = &ls->item;
+	return r;
+}
+
+static void iter_close(urio_iter *it)
+{
+	urio_lines_close((urio_lines *)((char *)it -
+					offsetof(urio_lines, iter)));
+}
+
+static const urio_iter_ops lines_iter_ops = {iter_next, iter_close};
+
+static urio_lines *open_fd(int fd, bool own, const urio_lines_opts *opts)
+{
+	urio_lines *ls = calloc(1, sizeof(*ls));
+	int r = ls ? urio__chunks_init(&ls->cs, fd, opts) : -ENOMEM;
+	if (r < 0)
+		goto fail;
+	ls->cs.own_fd = own;
+	own = false;
+	ls->max_line = opts && opts->max_line ? opts->max_line
+					      : DEFAULT_MAX_LINE;
+	r = -EINVAL;
+	if (ls->max_line > SIZE_MAX / 2)
+		goto fail_cs;
+	r = -ENOMEM;
+	ls->carry = malloc(ls->max_line + 2);
+	if (!ls->carry)
+		goto fail_cs;
+	ls->iter.ops = &lines_iter_ops;
+	return ls;
+fail_cs:
+	urio__chunks_fini(&ls->cs);
+fail:
+	if (own)
+		close(fd);
+	free(ls);
+	errno = -r;
+	return NULL;
+}
+
+urio_lines *urio_lines_open(const char *path, const urio_lines_opts *opts)
+{
+	if (opts && opts->follow) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	bool own;
+	int fd = urio__chunks_open_path(path, opts, &own);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	return open_fd(fd, own, opts);
+}
+
+urio_lines *urio_lines_open_fd(int fd, const urio_lines_opts *opts)
+{
+	if (!urio_self()) {
+		errno = EPERM;
+		return NULL;
+	}
+	return open_fd(fd, false, opts);
+}
+
+void urio_lines_close(urio_lines *ls)
+{
+	if (!ls)
+		return;
+	urio__chunks_fini(&ls->cs);
+	free(ls->carry);
+	free(ls);
+}
+
+urio_iter *urio_lines_iter(urio_lines *ls)
+{
+	if (!ls) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return &ls->iter;
+}
