@@ -31,13 +31,18 @@ static uint32_t rnd(uint64_t *s)
 
 struct buf {
 	char *p;
-	size_t n;
+	size_t n, cap;
 };
 
 static void put(struct buf *b, const char *s, size_t n)
 {
-	b->p = realloc(b->p, b->n + n + 1);
-	ASSERT(b->p);
+	if (!n)
+		return;
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2;
+		b->p = realloc(b->p, b->cap);
+		ASSERT(b->p);
+	}
 	memcpy(b->p + b->n, s, n);
 	b->n += n;
 }
