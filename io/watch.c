@@ -41,6 +41,8 @@ struct ev {
 };
 
 struct urio_watch {
+	urio_iter iter; /* urio_watch_iter's view */
+	urio_watch_batch item;
 	struct urio__inotify in;
 	urio_watch_opts o;
 	char *root;
@@ -540,6 +542,31 @@ void urio_watch_close(urio_watch *w)
 	free(w);
 }
 
+static int iter_next(urio_iter *it, void **item)
+{
+	urio_watch *w = (urio_watch *)it;
+	int r = urio_watch_next(w, &w->item);
+	if (r > 0)
+		*item = &w->item;
+	return r;
+}
+
+static void iter_close(urio_iter *it)
+{
+	urio_watch_close((urio_watch *)it);
+}
+
+static const urio_iter_ops watch_iter_ops = {iter_next, iter_close};
+
+urio_iter *urio_watch_iter(urio_watch *w)
+{
+	if (!w) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return &w->iter;
+}
+
 static char *root_path(const char *path)
 {
 	size_t n = strlen(path);
@@ -559,6 +586,7 @@ urio_watch *urio_watch_open(const char *path, const urio_watch_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
+	w->iter.ops = &watch_iter_ops;
 	int err = urio__inotify_init(&w->in);
 	if (err < 0) {
 		free(w);

@@ -341,6 +341,28 @@ static intptr_t stop_and_cancel(void *arg)
 	return 0;
 }
 
+/* The watch as a urio_iter: URIO_FOREACH closes it on break. */
+static intptr_t as_iter(void *arg)
+{
+	fresh_dirs();
+	urio_watch *w = urio_watch_open(root, &quick);
+	ASSERT(w);
+	put("x", "1");
+	int r, n = 0;
+	urio_watch_batch *b;
+	URIO_FOREACH(r, b, urio_watch_iter(w)) {
+		ASSERT_EQ(r, 1);
+		ASSERT(has(b, URIO_WATCH_CREATED, n ? "y" : "x", NULL));
+		if (++n == 2)
+			break;
+		put("y", "2");
+	}
+	ASSERT_EQ(n, 2);
+	errno = 0;
+	ASSERT(!urio_watch_iter(NULL) && errno == EINVAL);
+	return 0;
+}
+
 static intptr_t bad_args(void *arg)
 {
 	fresh_dirs();
@@ -394,7 +416,7 @@ int main(void)
 	} cases[] = {{flat, NULL},         {recursive, NULL},
 		     {overflow, NULL},     {overflow, (void *)1},
 		     {root_deleted, NULL}, {stop_and_cancel, NULL},
-		     {bad_args, NULL}};
+		     {as_iter, NULL},     {bad_args, NULL}};
 	int skipped = 0;
 	for (unsigned workers = 1; workers <= 2; workers++) {
 		urio_config cfg = {.workers = workers};

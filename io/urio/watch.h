@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <urio/iter.h>
 #include <urio/runtime.h>
 
 #ifdef __cplusplus
@@ -71,6 +72,9 @@ URIO_API int urio_watch_next(urio_watch *w, urio_watch_batch *batch);
 URIO_API void urio_watch_stop(urio_watch *w);
 /* Frees w and its watches; w may be NULL. */
 URIO_API void urio_watch_close(urio_watch *w);
+/* w as an iterator of urio_watch_batch * items (owned by w); closing the
+ * iterator closes w. NULL (errno EINVAL) if w is NULL. */
+URIO_API urio_iter *urio_watch_iter(urio_watch *w);
 
 #ifdef __cplusplus
 }
