@@ -85,7 +85,9 @@ static ssize_t read_fp(int fd, uint64_t off, char *out)
 	return r < 0 ? r : (r == (ssize_t)n ? r : -EIO);
 }
 
-/* True when the bytes before cs->off are not those we returned. */
+/* True when the bytes before cs->off are not those we returned. A file
+ * that refuses the small read (O_DIRECT wants aligned ones) goes
+ * unchecked: nfp is 0 then. */
 static bool rewritten(struct follow *f, urio_chunks *cs)
 {
 	char now[FP_MAX];
@@ -95,8 +97,10 @@ static bool rewritten(struct follow *f, urio_chunks *cs)
 		f->fp_off = cs->off;
 		return false;
 	}
+	if (!f->nfp)
+		return false;
 	ssize_t n = read_fp(cs->fd, cs->off, now);
-	return n != (ssize_t)f->nfp || memcmp(now, f->fp, f->nfp);
+	return n >= 0 && (n != (ssize_t)f->nfp || memcmp(now, f->fp, f->nfp));
 }
 
 static int restart(struct follow *f, urio_chunks *cs)
