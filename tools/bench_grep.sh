@@ -1,7 +1,9 @@
 #!/bin/bash
 # urio-grep -c against grep -c in one run, page cache warm:
 #   one 1 GiB log, urio-grep on 1 worker;
-#   four 1 GiB logs, urio-grep on 2 workers (grep reads them one by one).
+#   four 1 GiB logs, urio-grep on 2 workers (grep reads them one by one);
+#   references: urio-grep on 1 worker over the four, and cat of one log
+#   (what reading alone costs).
 # Wall time rates make the rows; CPU time (user + sys) rates are reference
 # rows, steadier on a shared machine. Medians of ROUNDS runs (default 5),
 # interleaved; PATTERN sets the string (default status=503). Usage:
@@ -71,6 +73,8 @@ for k in $(seq "$rounds"); do
 	r[u1]+="$(t "$ugrep" -j1 -c "$pat" "$one") "
 	r[g4]+="$(t grep -c "$pat" $four) "
 	r[u4]+="$(t "$ugrep" -j2 -c "$pat" $four) "
+	r[u41]+="$(t "$ugrep" -j1 -c "$pat" $four) "
+	r[cat]+="$(t sh -c 'cat "$1" >/dev/null' sh "$one") "
 done
 size1=$(stat -c %s "$one")
 # field 1 (wall) or 2 (cpu) of key's runs, median
@@ -90,3 +94,5 @@ row "urio-grep -c vs grep -c, one 1 GiB log, 1 worker (wall)" "$size1" u1 g1 ">=
 row "urio-grep -c vs grep -c, four 1 GiB logs, 2 workers (wall)" $((size1 * 4)) u4 g4 ">= 1.5x" 1
 row "(ref) the same, one log, bytes per CPU second (user + sys)" "$size1" u1 g1 "" 2
 row "(ref) the same, four logs, bytes per CPU second (user + sys)" $((size1 * 4)) u4 g4 "" 2
+row "(ref) four logs: urio-grep on 2 workers vs on 1 (what the second CPU gave)" $((size1 * 4)) u4 u41 "" 1
+row "(ref) one log: urio-grep -c vs cat (reading alone; wall)" "$size1" u1 cat "" 1
