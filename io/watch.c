@@ -1,8 +1,7 @@
 /* The directory watch: inotify events turned into batches of changes with
  * paths (urio/watch.h).
  *
- * A watch descriptor maps to its directory's path in a small hash table;
- * a batch is an array of events whose strings live in one arena (offsets
+ * A watch descriptor maps to its directory's path (wdmap.c); a batch is an array of events whose strings live in one arena (offsets
  * until the batch is handed out, as the arena may move), and a second
  * table keyed by path finds a path's latest event so repeated
  * modifications fold into one. Recursive watches add subdirectories as
@@ -20,17 +19,13 @@
 #include <urio/watch.h>
 
 #include "inotify.h"
+#include "wdmap.h"
 
 #define MASK                                                             \
 	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM |  \
 	 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_EXCL_UNLINK |    \
 	 IN_ONLYDIR)
 #define NONE SIZE_MAX
-
-struct slot { /* wd -> directory path */
-	int wd;   /* 0: empty */
-	char *path;
-};
 
 struct ev {
 	int kind;
@@ -48,8 +43,7 @@ struct urio_watch {
 	char *root;
 	int root_wd;
 	bool ended;
-	struct slot *map;
-	size_t map_cap, map_n; /* cap: a power of two */
+	struct urio__wdmap map; /* wd -> its directory's path */
 	struct ev *ev;
 	size_t nev, ev_cap;
 	char *arena;
@@ -59,123 +53,6 @@ struct urio_watch {
 	urio_watch_event *out;
 	size_t out_cap;
 };
-
-/* --- wd map ------------------------------------------------------------- */
-
-static size_t wd_hash(int wd, size_t cap)
-{
-	return ((uint32_t)wd * 2654435761u) & (cap - 1);
-}
-
-static struct slot *map_find(urio_watch *w, int wd)
-{
-	for (size_t i = wd_hash(wd, w->map_cap);; i = (i + 1) & (w->map_cap - 1)) {
-		if (w->map[i].wd == wd)
-			return &w->map[i];
-		if (!w->map[i].wd)
-			return NULL;
-	}
-}
-
-static int map_grow(urio_watch *w)
-{
-	size_t cap = w->map_cap ? w->map_cap * 2 : 64;
-	struct slot *m = calloc(cap, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	struct slot *old = w->map;
-	size_t ocap = w->map_cap;
-	w->map = m;
-	w->map_cap = cap;
-	for (size_t i = 0; i < ocap; i++) {
-		if (!old[i].wd)
-			continue;
-		size_t j = wd_hash(old[i].wd, cap);
-		while (m[j].wd)
-			j = (j + 1) & (cap - 1);
-		m[j] = old[i];
-	}
-	free(old);
-	return 0;
-}
-
-/* Takes path (malloc'd) in every case. */
-static int map_put(urio_watch *w, int wd, char *path)
-{
-	struct slot *s = w->map_cap ? map_find(w, wd) : NULL;
-	if (s) { /* the same directory again (a rescan) or a reused wd */
-		free(s->path);
-		s->path = path;
-		return 0;
-	}
-	if ((w->map_n + 1) * 2 > w->map_cap && map_grow(w) < 0) {
-		free(path);
-		return -ENOMEM;
-	}
-	size_t i = wd_hash(wd, w->map_cap);
-	while (w->map[i].wd)
-		i = (i + 1) & (w->map_cap - 1);
-	w->map[i] = (struct slot){wd, path};
-	w->map_n++;
-	return 0;
-}
-
-/* Linear probing's deletion: later members of the probe chain move up. */
-static void map_del(urio_watch *w, struct slot *s)
-{
-	size_t mask = w->map_cap - 1, i = (size_t)(s - w->map);
-	free(s->path);
-	w->map[i].wd = 0;
-	w->map_n--;
-	for (size_t j = (i + 1) & mask; w->map[j].wd; j = (j + 1) & mask) {
-		size_t h = wd_hash(w->map[j].wd, w->map_cap);
-		/* j stays if its home lies cyclically in (i, j] */
-		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
-			continue;
-		w->map[i] = w->map[j];
-		w->map[j].wd = 0;
-		i = j;
-	}
-}
-
-static bool under(const char *path, const char *dir, size_t dlen)
-{
-	return !strncmp(path, dir, dlen) && (!path[dlen] || path[dlen] == '/');
-}
-
-/* A directory renamed inside the tree: its watches (and its subtree's)
- * follow the inodes, so only their paths change. */
-static void map_rename(urio_watch *w, const char *from, const char *to)
-{
-	size_t flen = strlen(from), tlen = strlen(to);
-	for (size_t i = 0; i < w->map_cap; i++) {
-		char *p = w->map[i].path;
-		if (!w->map[i].wd || !under(p, from, flen))
-			continue;
-		size_t rest = strlen(p + flen);
-		char *np = malloc(tlen + rest + 1);
-		if (!np)
-			continue; /* keeps the old name: events under it go stale */
-		memcpy(np, to, tlen);
-		memcpy(np + tlen, p + flen, rest + 1);
-		free(p);
-		w->map[i].path = np;
-	}
-}
-
-/* A directory moved out of the tree: drop the watches under it. */
-static void map_drop(urio_watch *w, const char *dir)
-{
-	size_t dlen = strlen(dir);
-	for (size_t i = 0; i < w->map_cap;) {
-		if (w->map[i].wd && under(w->map[i].path, dir, dlen)) {
-			urio__inotify_rm(&w->in, w->map[i].wd);
-			map_del(w, &w->map[i]); /* may move a later slot to i */
-			continue;
-		}
-		i++;
-	}
-}
 
 /* --- the batch ---------------------------------------------------------- */
 
@@ -351,7 +228,7 @@ static int add_tree(urio_watch *w, const char *top, bool announce)
 		if (d)
 			closedir(d);
 		if (wd >= 0) {
-			int r = map_put(w, wd, dir);
+			int r = urio__wdmap_put(&w->map, wd, dir);
 			err = err ? err : r;
 		} else {
 			free(dir);
@@ -394,7 +271,7 @@ static void moved_to(urio_watch *w, const struct inotify_event *e,
 		m->path = to;
 		*idx_slot(w, w->arena + to) = (uint32_t)i + 1;
 		if (is_dir && w->o.recursive)
-			map_rename(w, w->arena + m->from, w->arena + to);
+			urio__wdmap_rename(&w->map, w->arena + m->from, w->arena + to);
 		return;
 	}
 	size_t off = report(w, URIO_WATCH_CREATED, is_dir, dir, e->name);
@@ -416,14 +293,14 @@ static void handle(urio_watch *w, const struct inotify_event *e)
 			add_tree(w, w->root, false);
 		return;
 	}
-	struct slot *s = map_find(w, e->wd);
+	struct urio__wdslot *s = urio__wdmap_find(&w->map, e->wd);
 	if (!s)
 		return; /* a watch already dropped */
 	if (e->mask & IN_IGNORED) {
 		if (e->wd == w->root_wd && !w->ended)
 			root_gone(w);
 		if (e->wd != w->root_wd)
-			map_del(w, s);
+			urio__wdmap_del(&w->map, s);
 		return;
 	}
 	if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
@@ -470,7 +347,7 @@ static void batch_finish(urio_watch *w, urio_watch_batch *b)
 	for (size_t i = 0; i < w->nev; i++) {
 		struct ev *e = &w->ev[i];
 		if (e->move_from && e->is_dir && w->o.recursive)
-			map_drop(w, w->arena + e->path);
+			urio__wdmap_drop(&w->map, w->arena + e->path, &w->in);
 		w->out[i] = (urio_watch_event){
 			.kind = e->kind,
 			.is_dir = e->is_dir,
@@ -530,10 +407,7 @@ void urio_watch_close(urio_watch *w)
 	if (!w)
 		return;
 	urio__inotify_fini(&w->in);
-	for (size_t i = 0; i < w->map_cap; i++)
-		if (w->map[i].wd)
-			free(w->map[i].path);
-	free(w->map);
+	urio__wdmap_free(&w->map);
 	free(w->root);
 	free(w->ev);
 	free(w->arena);
