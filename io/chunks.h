@@ -7,7 +7,10 @@
  * the last byte returned), 0 to end the stream, or -errno to report an
  * error and end. It may suspend (wait for inotify through the ring) and may
  * switch the reader to another file (rotation) with urio__chunks_reopen.
- * No read of the reader is in flight while it runs. */
+ * No read of the reader is in flight while it runs. urio_lines embeds its
+ * urio_chunks as its first member (lines.c), so one hook serves both;
+ * urio__chunks_init refuses opts->follow (-EOPNOTSUPP) until a follow mode
+ * sets the hook there. */
 #ifndef URIO_IO_CHUNKS_H
 #define URIO_IO_CHUNKS_H
 

@@ -102,8 +102,10 @@ static void copy_task(struct row *r, urio_task *t)
 		if (w->kind == URIO__WAIT_TIMER)
 			r->when = w->when;
 		strncpy(r->what, w->what ? w->what : "", sizeof(r->what) - 1);
-		/* a joiner's record points at the task it joins (task.c) */
-		if (w->what && !strcmp(w->what, "join") && w->cancel_arg)
+		/* a joiner's record points at the task it joins (task.c),
+		 * a generator's consumer's at the generator (gen.c) */
+		if (w->what && (!strcmp(w->what, "join") ||
+				!strcmp(w->what, "gen")) && w->cancel_arg)
 			r->join_id = ((urio_task *)w->cancel_arg)->id;
 		/* The scope chain only changes while t runs (scope.c), and
 		 * t is parked or about to be: find the nearest deadline. */
@@ -282,13 +284,14 @@ static unsigned long long ms_until(uint64_t when, uint64_t now)
 	return when > now ? (when - now + 999999) / 1000000 : 0;
 }
 
-/* What r waits on: "read fd 5", "sleep 120 ms left", "join task 7". */
+/* What r waits on: "read fd 5", "sleep 120 ms left", "join task 7" (or
+ * "gen task 7": a consumer running generator 7). */
 static void waiting_on(char *buf, size_t len, const struct row *r,
 		       uint64_t now)
 {
 	const char *what = r->what[0] ? r->what : "suspended";
-	if (r->join_id) {
-		snprintf(buf, len, "join task %llu",
+	if (r->join_id) { /* "join task 7", "gen task 9" */
+		snprintf(buf, len, "%s task %llu", what,
 			 (unsigned long long)r->join_id);
 	} else if (r->kind == URIO__WAIT_TIMER) {
 		snprintf(buf, len, "%s %llu ms left", what,

@@ -141,6 +141,9 @@ static void pop(urio_task *t, urio_deadline *d)
 /* Disarms d's timer; returns true if it had fired. */
 static bool disarm(struct deadline_rec *r)
 {
+	/* read before the CAS: once DEAD, an owner on another thread may
+	 * find it due and free r */
+	struct urio__worker *owner = r->timer.owner;
 	int exp = ARMED;
 	if (!atomic_compare_exchange_strong(&r->state, &exp, DEAD)) {
 		/* fired: wait until the firing side is done with r */
@@ -151,7 +154,7 @@ static bool disarm(struct deadline_rec *r)
 		return true;
 	}
 	struct urio__worker *w = urio__cur_worker();
-	if (r->timer.owner == w) {
+	if (owner == w) {
 		urio__timer_del(w, &r->timer);
 		free(r);
 	} /* else the owner frees it when it comes due */

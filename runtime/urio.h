@@ -9,6 +9,7 @@
 #include <urio/io.h>
 #include <urio/introspect.h>
 #include <urio/with.h>
+#include <urio/sync.h>
 #include <urio/gen.h>
 #include <urio/iter.h>
 #include <urio/lines.h>

@@ -181,6 +181,19 @@ static int sleeper(urio_gen *g, void *arg)
 
 static atomic_int waiting;
 
+static bool dump_has(const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ASSERT(f);
+	urio_dump_tasks(f);
+	fclose(f);
+	bool found = strstr(buf, what) != NULL;
+	free(buf);
+	return found;
+}
+
 static intptr_t cancelled_waiter(void *arg)
 {
 	struct res *r = arg;
@@ -209,7 +222,8 @@ static intptr_t cancel_cases(void *arg)
 	atomic_store(&waiting, 0);
 	t = urio_spawn(cancelled_waiter, &r);
 	POLL(atomic_load(&waiting));
-	urio_sleep_ms(2); /* best effort: let the generator park in its sleep */
+	/* the consumer shows as running its generator (urio-ps) */
+	POLL(dump_has("gen task"));
 	ASSERT_EQ(urio_cancel(t), 0);
 	ASSERT_EQ(urio_join(t, NULL), -ECANCELED);
 	ASSERT_EQ(atomic_load(&r.exited), 2);

@@ -10,7 +10,8 @@
  * urio_gen_close ends a generator early: its pending urio_gen_yield returns
  * -ECANCELED, and the generator runs to its return (its urio_with exits and
  * other cleanup) before close returns, also in a cancelled consumer. Every
- * generator must be closed. Pagination, a generator fetching page after
+ * generator must be closed. urio_gen_iter (<urio/iter.h>) makes one an
+ * iterator, for URIO_FOREACH and the adapters. Pagination, a generator fetching page after
  * page, is the example:
  *
  *	static int pages(urio_gen *g, void *arg)
@@ -46,8 +47,10 @@ URIO_API urio_gen *urio_gen_new(int (*fn)(urio_gen *g, void *arg), void *arg);
 URIO_API int urio_gen_yield(urio_gen *g, void *item);
 /* In the consumer: runs the generator to its next item. 1 with *item set,
  * 0 when fn returned >= 0, fn's result when it was < 0 (then 0 after it),
- * -ECANCELED in a cancelled consumer (the generator is cancelled too and
- * is left to close), -EINVAL for NULL arguments or a call from g itself. */
+ * -EINVAL for NULL arguments or a call from g itself, -EPERM outside a
+ * task. A cancelled consumer gets -ECANCELED without running g; one
+ * cancelled while it waits here cancels g too (its I/O fails with
+ * -ECANCELED) and gets what g then returns. */
 URIO_API int urio_gen_next(urio_gen *g, void **item);
 /* Ends g (see above) and frees it. NULL is ignored. */
 URIO_API void urio_gen_close(urio_gen *g);

@@ -52,8 +52,8 @@ static inline void urio__guard_cleanup(urio_guard *g)
 		     __attribute__((cleanup(urio__guard_cleanup))) = {       \
 			     ((err) = (acquire)) < 0 ? (void (*)(void *))0   \
 						     : (release_fn),         \
-			     (res), (err) >= 0};                             \
-	     URIO__CAT(urio_guard_, __LINE__).once;                           \
+			     (res), 1};                                      \
+	     URIO__CAT(urio_guard_, __LINE__).once && (err) >= 0;             \
 	     URIO__CAT(urio_guard_, __LINE__).once = false)
 
 #ifdef __cplusplus
