@@ -23,6 +23,7 @@
 #include <urio/scope.h>
 
 #include "chunks.h"
+#include "follow.h"
 #include "op.h"
 
 #define DEFAULT_CHUNK (256u << 10)
@@ -39,8 +40,6 @@ int urio__chunks_init(urio_chunks *cs, int fd, const urio_lines_opts *opts)
 	if (opts->readahead > URIO__CHUNKS_MAXBUF - 1 ||
 	    opts->chunk_size > URIO__MAX_RW || opts->start < 0)
 		return -EINVAL;
-	if (opts->follow)
-		return -EOPNOTSUPP;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -82,6 +81,7 @@ static void drain(urio_chunks *cs)
 void urio__chunks_fini(urio_chunks *cs)
 {
 	drain(cs);
+	urio__follow_detach(cs);
 	for (unsigned i = 0; i < cs->nbuf; i++)
 		free(cs->buf[i].data);
 	if (cs->own_fd && cs->fd >= 0)
@@ -279,17 +279,20 @@ static urio_chunks *open_fd(int fd, bool own, const urio_lines_opts *opts)
 
 urio_chunks *urio_chunks_open(const char *path, const urio_lines_opts *opts)
 {
-	if (opts && opts->follow) {
-		errno = EOPNOTSUPP;
-		return NULL;
-	}
 	bool own;
 	int fd = urio__chunks_open_path(path, opts, &own);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;
 	}
-	return open_fd(fd, own, opts);
+	urio_chunks *cs = open_fd(fd, own, opts);
+	int r = cs ? urio__follow_opt(cs, opts, path) : 0;
+	if (r < 0) {
+		urio_chunks_close(cs);
+		errno = -r;
+		return NULL;
+	}
+	return cs;
 }
 
 urio_chunks *urio_chunks_open_fd(int fd, const urio_lines_opts *opts)
@@ -298,7 +301,14 @@ urio_chunks *urio_chunks_open_fd(int fd, const urio_lines_opts *opts)
 		errno = EPERM;
 		return NULL;
 	}
-	return open_fd(fd, false, opts);
+	urio_chunks *cs = open_fd(fd, false, opts);
+	int r = cs ? urio__follow_opt(cs, opts, NULL) : 0;
+	if (r < 0) {
+		urio_chunks_close(cs);
+		errno = -r;
+		return NULL;
+	}
+	return cs;
 }
 
 int urio_chunks_next(urio_chunks *cs, urio_slice *chunk)

@@ -9,8 +9,7 @@
  * switch the reader to another file (rotation) with urio__chunks_reopen.
  * No read of the reader is in flight while it runs. urio_lines embeds its
  * urio_chunks as its first member (lines.c), so one hook serves both;
- * urio__chunks_init refuses opts->follow (-EOPNOTSUPP) until a follow mode
- * sets the hook there. */
+ * the open calls set it through urio__follow_opt (follow.c). */
 #ifndef URIO_IO_CHUNKS_H
 #define URIO_IO_CHUNKS_H
 

@@ -12,6 +12,7 @@
 #include <urio/lines.h>
 
 #include "chunks.h"
+#include "follow.h"
 
 #define DEFAULT_MAX_LINE (1u << 20)
 
@@ -254,17 +255,20 @@ fail:
 
 urio_lines *urio_lines_open(const char *path, const urio_lines_opts *opts)
 {
-	if (opts && opts->follow) {
-		errno = EOPNOTSUPP;
-		return NULL;
-	}
 	bool own;
 	int fd = urio__chunks_open_path(path, opts, &own);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;
 	}
-	return open_fd(fd, own, opts);
+	urio_lines *ls = open_fd(fd, own, opts);
+	int r = ls ? urio__follow_opt(&ls->cs, opts, path) : 0;
+	if (r < 0) {
+		urio_lines_close(ls);
+		errno = -r;
+		return NULL;
+	}
+	return ls;
 }
 
 urio_lines *urio_lines_open_fd(int fd, const urio_lines_opts *opts)
@@ -273,7 +277,14 @@ urio_lines *urio_lines_open_fd(int fd, const urio_lines_opts *opts)
 		errno = EPERM;
 		return NULL;
 	}
-	return open_fd(fd, false, opts);
+	urio_lines *ls = open_fd(fd, false, opts);
+	int r = ls ? urio__follow_opt(&ls->cs, opts, NULL) : 0;
+	if (r < 0) {
+		urio_lines_close(ls);
+		errno = -r;
+		return NULL;
+	}
+	return ls;
 }
 
 void urio_lines_close(urio_lines *ls)

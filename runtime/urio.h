@@ -19,4 +19,5 @@
 #include <urio/timing.h>
 #include <urio/pool.h>
 #include <urio/tcp_pool.h>
+#include <urio/watch.h>
 #endif

@@ -34,7 +34,9 @@ typedef struct urio_lines_opts {
 			       2; 0 = 2 (pipes and stdin: always 1) */
 	bool direct;        /* O_DIRECT reads into aligned buffers, where the
 			       file system allows them (else buffered) */
-	bool follow;        /* tail -F at EOF: -EOPNOTSUPP (not yet) */
+	bool follow;        /* tail -F: at EOF wait for more (inotify), also
+			       across rotation by rename or copy + truncate;
+			       only cancellation (or a deadline) ends it */
 	off_t start;        /* first byte read (regular files) */
 } urio_lines_opts;
 
@@ -42,7 +44,7 @@ typedef struct urio_lines_opts {
 typedef struct urio_chunks urio_chunks;
 
 /* Opens path ("-": stdin) for chunked reading. NULL with errno: EINVAL
- * (bad opts), EOPNOTSUPP (follow), ENOMEM, EPERM (not in a task), or
+ * (bad opts), ESPIPE (follow on a pipe), ENOMEM, EPERM (not in a task), or
  * open's error. Call from a task. */
 URIO_API urio_chunks *urio_chunks_open(const char *path,
 				       const urio_lines_opts *opts);
