@@ -28,7 +28,7 @@ bash "$root/tools/deps.sh" build bench
 say "building $build (Release)"
 mkdir -p "$build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DURIO_BENCH=ON \
-	-DURIO_TESTS=OFF -DURIO_TOOLS=OFF >"$build/configure.log" 2>&1 ||
+	-DURIO_TESTS=OFF -DURIO_TOOLS=ON >"$build/configure.log" 2>&1 ||
 	{ cat "$build/configure.log" >&2; exit 1; }
 cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1 ||
 	{ tail -50 "$build/build.log" >&2; exit 1; }
@@ -101,6 +101,20 @@ else
 fi
 
 python3 "$root/bench/report.py" "$out" | tee "$out/report.md"
+
+# urio-grep -c vs grep -c, page cache warm: a pattern grep finds slowly
+# (its last byte is a common digit) and one it finds fast.
+for pat in status=503 ERROR; do
+	say "running tools/bench_grep.sh, pattern $pat"
+	if { echo; echo "## urio-grep, pattern $pat"; echo
+	     PATTERN=$pat ROUNDS=$reps bash "$root/tools/bench_grep.sh" "$build"; } \
+		>"$out/grep-$pat.md" 2>"$out/grep-$pat.txt"; then
+		tee -a "$out/report.md" <"$out/grep-$pat.md"
+	else
+		say "bench_grep.sh failed; see $out/grep-$pat.txt"
+		failed+=("bench_grep $pat")
+	fi
+done
 
 # Servers under load: urio-echo and urio-httpd against raw liburing, epoll,
 # threads and nginx (its own table and plot; see tools/bench_servers.sh).
