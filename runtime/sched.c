@@ -235,7 +235,7 @@ static urio_task *spin(struct urio__worker *w)
 		    urio__io_ready(w))
 			return NULL;
 		for (int i = 0; i < 64; i++)
-			__builtin_ia32_pause();
+			urio__cpu_relax();
 	}
 	return NULL;
 }
