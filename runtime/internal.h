@@ -26,6 +26,10 @@
 #define URIO__UD_IGNORE 0u
 #define URIO__UD_WAKE 1u /* the eventfd read completed */
 #define URIO__UD_MSG 2u  /* a MSG_RING wake arrived */
+/* The sender's own CQE of a MSG_RING wake: (uintptr_t)target | SENT
+ * (workers are 64-aligned). Only a failed one is posted with CQE_SKIP. */
+#define URIO__UD_SENT 3u
+#define URIO__UD_TAG_MASK 7u
 
 #define urio__unlikely(x) __builtin_expect(!!(x), 0)
 

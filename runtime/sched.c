@@ -95,6 +95,12 @@ void urio__ready(urio_task *t, bool lifo)
 			goto wake;
 	}
 	push_local(w, t);
+	/* The push is a release store, and a store may pass a later load:
+	 * without a full fence the nidle load below can read before a
+	 * parking worker sees the task (Dekker). Pairs with park()'s seq_cst
+	 * parked/nidle writes before its work_visible() loads. The LIFO
+	 * path's seq_cst exchange is a full fence already. */
+	atomic_thread_fence(memory_order_seq_cst);
 wake:
 	/* seq_cst load pairs with the parking worker's nidle increment */
 	if (atomic_load(&rt->nidle) && !atomic_load(&rt->nspinning))
