@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev)
 for want in "$@"; do
   case "$want" in
     build) ;;
-    test) pkgs+=(clang libclang-rt-14-dev valgrind) ;;
+    test) pkgs+=(clang libclang-rt-14-dev valgrind libc6-dev-arm64-cross) ;;
     bench) pkgs+=(g++ libbenchmark-dev libboost-context-dev fio) ;;
     *) echo "deps.sh: unknown set '$want'" >&2; exit 2 ;;
   esac
