@@ -96,6 +96,9 @@ struct urio__stack *urio__stack_swap(struct urio__worker *w,
 				     struct urio__stack *s, size_t *size,
 				     bool foreign);
 void urio__stack_pool_free(struct urio__worker *w);
+/* Gives back the touched pages of w's pooled stacks past the few it keeps
+ * warm, and of the process-wide cold list; w is about to park. */
+void urio__stack_trim(struct urio__worker *w);
 /* +1 when a runtime starts, -1 when freed; the last one unmaps the pool. */
 void urio__stacks_runtime(int delta);
 bool urio__stack_guard_madvise(void);
@@ -296,6 +299,7 @@ struct urio__worker {
 	unsigned npool;
 	struct urio__stack_slot away[URIO__AWAY_MAX]; /* see urio__stack_swap */
 	unsigned naway;
+	bool stacks_dirty; /* pages to give back past the warm set (trim) */
 
 	struct pollfd *pollfds;    /* poll backend: [0] is the wake eventfd */
 	struct urio__wait **pollv; /* ops waiting for readiness */

@@ -269,6 +269,8 @@ static void unpark(struct urio__worker *w)
 static void park(struct urio__worker *w)
 {
 	urio_rt *rt = w->rt;
+	if (w->stacks_dirty)
+		urio__stack_trim(w); /* idle: the syscalls cost nobody */
 	/* seq_cst store then loads: a waker that pushed work before reading
 	 * nidle/parked either sees us parked or we see its work here. */
 	atomic_store(&w->parked, 1);
