@@ -59,7 +59,7 @@ static intptr_t burst_task(void *arg)
 {
 	burst_touch((size_t)(uintptr_t)arg);
 	atomic_fetch_add(&burst_touched, 1);
-	int r = urio_sleep_ms(600000); /* until cancelled */
+	int r = urio_sleep_ms(UINT64_C(1) << 40); /* until cancelled */
 	return r == -ECANCELED ? 0 : -EIO;
 }
 
