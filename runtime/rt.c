@@ -17,6 +17,13 @@
 #define DEFAULT_SHUTDOWN_MS 10000u
 #define JOIN_GRACE_NS 1000000000u /* workers idle at shutdown exit within it */
 
+/* Runtimes freed so far. A runtime whose urio_rt_free gave up on a stuck
+ * worker is freed by that worker, which nobody joins: the release
+ * increment there and the acquire load in urio_rt_new order its last
+ * touches of memory (its ring, which liburing unmaps with a raw syscall)
+ * before the next runtime's. */
+static _Atomic unsigned long freed_runtimes;
+
 static unsigned cpus_in_mask(void)
 {
 	cpu_set_t set;
@@ -111,6 +118,8 @@ static void free_rt(urio_rt *rt)
 urio_rt *urio_rt_new(const urio_config *cfg)
 {
 	urio_config c = cfg ? *cfg : (urio_config){0};
+	/* acquire pairs with the release increment in urio__rt_unref */
+	(void)atomic_load_explicit(&freed_runtimes, memory_order_acquire);
 	int err = apply_defaults(&c);
 	if (err < 0) {
 		errno = -err;
@@ -269,6 +278,7 @@ void urio__rt_unref(urio_rt *rt)
 	urio__introspect_rt_del(rt);
 	free_rt(rt);
 	urio__stacks_runtime(-1);
+	atomic_fetch_add_explicit(&freed_runtimes, 1, memory_order_release);
 }
 
 /* urio_rt_free on a thread of rt would wait for itself. */

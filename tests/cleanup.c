@@ -165,7 +165,7 @@ static void exit_cases(unsigned workers)
 
 /* --- urio_rt_free with a task stuck in an uncancellable call -------------- */
 static int stuck_fds[2];
-static atomic_int stuck_in_call;
+static atomic_int stuck_in_call, stuck_done;
 
 static intptr_t stuck_read(void *arg)
 {
@@ -173,7 +173,9 @@ static intptr_t stuck_read(void *arg)
 	urio_task_set_name(urio_self(), "stuck-read");
 	atomic_store(&stuck_in_call, 1);
 	/* the plain syscall: blocks its worker, deaf to urio_cancel */
-	return read(stuck_fds[0], &c, 1);
+	ssize_t r = read(stuck_fds[0], &c, 1);
+	atomic_store(&stuck_done, 1); /* the test may close the pipe now */
+	return r;
 }
 
 static void rt_free_bounded(unsigned workers)
@@ -182,6 +184,7 @@ static void rt_free_bounded(unsigned workers)
 	int threads0 = test_count_threads();
 	ASSERT_EQ(pipe(stuck_fds), 0);
 	atomic_store(&stuck_in_call, 0);
+	atomic_store(&stuck_done, 0);
 	urio_config c = {.workers = workers, .shutdown_ms = 200};
 	urio_rt *rt = urio_rt_new(&c);
 	ASSERT(rt);
@@ -212,6 +215,7 @@ static void rt_free_bounded(unsigned workers)
 
 	/* the call returns: its worker finishes, exits and frees rt */
 	ASSERT_EQ(write(stuck_fds[1], "x", 1), 1);
+	POLL(atomic_load(&stuck_done));
 	POLL(test_count_threads() == threads0);
 	close(stuck_fds[0]);
 	close(stuck_fds[1]);
