@@ -194,6 +194,14 @@ static intptr_t sleeper(void *arg)
  * RLIMIT_AS leaves them room to start. */
 #ifndef SANITIZED
 
+/* Alive until cancelled: a stack recycled before the limit bites (a
+ * spawn loop slower than a short sleep, on a loaded machine) would let
+ * the loop run to its end. */
+static intptr_t long_sleeper(void *arg)
+{
+	return urio_sleep_ms(600000);
+}
+
 /* Spawns until the limit stops it; then cancels and joins them all. */
 static intptr_t until_failure(void *arg)
 {
@@ -203,7 +211,7 @@ static intptr_t until_failure(void *arg)
 		return -3;
 	int n = 0, err = 0;
 	for (; n < MAX; n++) {
-		t[n] = urio_spawn_ex(sleeper, NULL, 1 << 20);
+		t[n] = urio_spawn_ex(long_sleeper, NULL, 1 << 20);
 		if (!t[n]) {
 			err = errno;
 			break;
