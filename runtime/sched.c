@@ -95,6 +95,8 @@ void urio__ready(urio_task *t, bool lifo)
 			goto wake;
 	}
 	push_local(w, t);
+	if (w->runq.solo)
+		return; /* no other worker to wake */
 	/* The push is a release store, and a store may pass a later load:
 	 * without a full fence the nidle load below can read before a
 	 * parking worker sees the task (Dekker). Pairs with park()'s seq_cst
