@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <urio/io.h>
+#include <urio/scope.h>
 
 #include "fallback.h"
 #include "op.h"
@@ -127,13 +128,23 @@ int urio_fsync(int fd, unsigned flags)
 			io_uring_prep_fsync(sqe, fd, flags));
 }
 
+/* Shielded: cleanup after a cancel closes fds like any other, and a
+ * cancel landing while the close is queued in the kernel (io-wq, for
+ * files with a flush method) cannot stop it half-way. */
 int urio_close(int fd)
 {
 	if (fd < 0)
 		return -EBADF;
+	urio_shield s;
+	urio_shield_enter(&s);
+	int r;
 	if (no_ring() || !urio__op_supported(IORING_OP_CLOSE))
-		return (int)BLOCKING(close(fd));
-	return URIO__OP(IORING_OP_CLOSE, fd, io_uring_prep_close(sqe, fd));
+		r = (int)BLOCKING(close(fd));
+	else
+		r = URIO__OP(IORING_OP_CLOSE, fd,
+			     io_uring_prep_close(sqe, fd));
+	urio_shield_exit(&s);
+	return r;
 }
 
 int urio_statx(int dirfd, const char *path, int flags, unsigned mask,

@@ -34,8 +34,25 @@ struct urio__cqe_handler {
 	void (*fn)(struct urio__cqe_handler *h, struct urio__worker *w,
 		   const struct io_uring_cqe *cqe);
 };
+/* The sender's own CQE of a MSG_RING wake: (uintptr_t)target | SENT
+ * (workers are 64-aligned). Only a failed one is posted with CQE_SKIP. */
+#define URIO__UD_SENT 3u
+#define URIO__UD_TAG_MASK 7u
 
 #define urio__unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The spin-wait hint: PAUSE on x86, YIELD on aarch64 (both tell the core
+ * a sibling thread may have its resources), nothing elsewhere. */
+static inline void urio__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
+}
 
 struct urio__worker;
 
@@ -50,7 +67,7 @@ static inline void urio__spin_lock(urio__spin *l)
 {
 	/* acquire pairs with the release in urio__spin_unlock */
 	while (atomic_flag_test_and_set_explicit(&l->f, memory_order_acquire))
-		__builtin_ia32_pause();
+		urio__cpu_relax();
 }
 
 static inline void urio__spin_unlock(urio__spin *l)
@@ -87,6 +104,9 @@ struct urio__stack *urio__stack_swap(struct urio__worker *w,
 				     struct urio__stack *s, size_t *size,
 				     bool foreign);
 void urio__stack_pool_free(struct urio__worker *w);
+/* Gives back the touched pages of w's pooled stacks past the few it keeps
+ * warm, and of the process-wide cold list; w is about to park. */
+void urio__stack_trim(struct urio__worker *w);
 /* +1 when a runtime starts, -1 when freed; the last one unmaps the pool. */
 void urio__stacks_runtime(int delta);
 bool urio__stack_guard_madvise(void);
@@ -122,6 +142,11 @@ struct urio__wait {
 
 /* --- tasks (task.c) ----------------------------------------------------- */
 enum { URIO__J_RUNNING, URIO__J_JOINER, URIO__J_DONE, URIO__J_FOREIGN };
+/* Who holds a task's handle: the spawner until it joins or detaches, or
+ * the group the task is a child of. Claimed by one CAS, so a second join
+ * or detach is refused while the record is alive. */
+enum { URIO__H_HELD, URIO__H_JOINED, URIO__H_DETACHED, URIO__H_GROUP };
+struct urio__gcore;
 
 struct urio_task {
 	void *sp; /* saved stack pointer while switched out; NULL until run */
@@ -136,6 +161,7 @@ struct urio_task {
 	uint32_t reg_slot;             /* index in the shard's slot array */
 	_Atomic int refs;              /* handle, body, registry, messages */
 	_Atomic int jstate;            /* URIO__J_* */
+	_Atomic int handle;            /* URIO__H_* */
 	urio_task *joiner;
 	_Atomic bool cancelled;
 	atomic_flag lock;              /* guards wait against cancel */
@@ -144,8 +170,11 @@ struct urio_task {
 	char name[URIO__NAME_MAX];
 	void *locals;                  /* task-local values (local.c) */
 	struct urio_deadline *scopes;  /* cancel scopes, innermost first */
-	struct urio_group *groups;     /* groups this task owns (under lock) */
-	struct urio_group *group;      /* the group this task is a child of */
+	void *deadlines;               /* their armed timers (scope.c), off
+					* the stack: a task that returns in a
+					* scope has them disarmed from here */
+	struct urio__gcore *groups;    /* groups this task owns (under lock) */
+	struct urio__gcore *group;     /* the group this task is a child of */
 	urio_task *gnext, *gdone_next; /* group lists: spawn / done order */
 	size_t gindex;
 	bool gdone;
@@ -181,7 +210,7 @@ static inline void urio__task_lock(urio_task *t)
 	/* acquire pairs with the release in urio__task_unlock */
 	while (atomic_flag_test_and_set_explicit(&t->lock,
 						 memory_order_acquire))
-		__builtin_ia32_pause();
+		urio__cpu_relax();
 }
 static inline void urio__task_unlock(urio_task *t)
 {
@@ -285,6 +314,7 @@ struct urio__worker {
 	unsigned npool;
 	struct urio__stack_slot away[URIO__AWAY_MAX]; /* see urio__stack_swap */
 	unsigned naway;
+	bool stacks_dirty; /* pages to give back past the warm set (trim) */
 
 	struct pollfd *pollfds;    /* poll backend: [0] is the wake eventfd */
 	struct urio__wait **pollv; /* ops waiting for readiness */
@@ -345,6 +375,10 @@ struct urio_rt {
 	 * woken task may finish and urio_rt_free start before they return */
 	_Atomic unsigned foreign_callers;
 	_Atomic bool shutdown;
+	/* the worker threads alive and urio_rt_free's caller: the last one
+	 * frees rt (a worker stuck in a call that ignores cancellation may
+	 * outlive urio_rt_free) */
+	_Atomic unsigned refs;
 	pthread_mutex_t start_mu;
 	pthread_cond_t start_cv;
 	unsigned started;
@@ -380,6 +414,8 @@ urio__cur_worker(void)
 struct urio__worker *urio__cur_worker(void);
 #endif
 void *urio__worker_main(void *arg);
+/* Drops a reference to rt (see refs); the last one frees it. */
+void urio__rt_unref(urio_rt *rt);
 /* Makes t runnable. On a worker it goes to that worker's LIFO slot (a wake)
  * or queue tail (a spawn); elsewhere to the global queue. */
 void urio__ready(urio_task *t, bool lifo);

@@ -37,6 +37,7 @@
 #define DEF_MAX_THREADS 64
 #define DEF_KEEP_ALIVE_MS 10000
 #define DEF_QUEUE_MAX 4096
+#define EXIT_WAIT_NS 1000000000u /* the default pool's wait at exit */
 
 enum { J_QUEUED, J_RUNNING, J_DONE };
 
@@ -86,6 +87,10 @@ struct urio_executor {
 	uint64_t submitted, completed, cancelled, dropped, waited, rejected;
 	uint64_t started, retired;
 };
+
+/* The executor whose pool thread this is: exit() called inside an
+ * offloaded function runs the exit handlers on it. */
+static __thread urio_executor *pool_self;
 
 static void futex_wake(_Atomic int *addr, int n)
 {
@@ -342,6 +347,7 @@ static bool idle_wait(urio_executor *e)
 static void *pool_main(void *arg)
 {
 	urio_executor *e = arg;
+	pool_self = e;
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
 		struct job *j = e->qhead;
@@ -701,10 +707,12 @@ void urio_executor_stats(urio_executor *e, urio_exec_stats *out)
 	pthread_mutex_unlock(&e->mu);
 }
 
-void urio_executor_free(urio_executor *e)
+/* Shuts e down and waits until its threads and callers have left, or
+ * until deadline (CLOCK_REALTIME ns; UINT64_MAX: for good). Returns true
+ * if they all did: e may be freed then. Never waits on the calling pool
+ * thread itself. */
+static bool stop(urio_executor *e, uint64_t deadline)
 {
-	if (!e)
-		return;
 	pthread_mutex_lock(&e->mu);
 	e->shutdown = true;
 	while (e->rhead) {
@@ -716,8 +724,23 @@ void urio_executor_free(urio_executor *e)
 	pthread_cond_broadcast(&e->work_cv);
 	/* the threads run what is queued first, then exit; callers still
 	 * inside enqueue (woken from a room wait) leave */
-	while (e->threads || e->users)
-		pthread_cond_wait(&e->gone_cv, &e->mu);
+	struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000u),
+			      .tv_nsec = (long)(deadline % 1000000000u)};
+	while ((e->threads || e->users) && pool_self != e) {
+		if (deadline == UINT64_MAX)
+			pthread_cond_wait(&e->gone_cv, &e->mu);
+		else if (pthread_cond_timedwait(&e->gone_cv, &e->mu, &ts) ==
+			 ETIMEDOUT)
+			break;
+	}
+	bool gone = !e->threads && !e->users;
+	pthread_mutex_unlock(&e->mu);
+	return gone;
+}
+
+static void destroy(urio_executor *e)
+{
+	pthread_mutex_lock(&e->mu);
 	bool join = e->have_exited;
 	pthread_t last = e->exited;
 	pthread_mutex_unlock(&e->mu);
@@ -730,19 +753,46 @@ void urio_executor_free(urio_executor *e)
 	free(e);
 }
 
+void urio_executor_free(urio_executor *e)
+{
+	if (!e)
+		return;
+	if (pool_self == e) {
+		fprintf(stderr, "urio: urio_executor_free called from a "
+				"function running on that executor: ignored "
+				"(it would wait for itself)\n");
+		return;
+	}
+	stop(e, UINT64_MAX);
+	destroy(e);
+}
+
 /* --- the default pool ----------------------------------------------------- */
 
 static pthread_mutex_t dflt_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(urio_executor *) dflt;
 static bool dflt_gone, dflt_atexit;
+static urio_executor *dflt_left; /* threads still in calls at exit keep it */
 
+/* At exit: the process is ending, so a call still running (an abandoned
+ * one blocked for good, or the one that called exit) gets a bounded wait,
+ * then the pool is left to die with the process. */
 static void dflt_free(void)
 {
 	pthread_mutex_lock(&dflt_mu);
 	urio_executor *e = atomic_exchange(&dflt, NULL);
 	dflt_gone = true; /* later offloads run inline */
 	pthread_mutex_unlock(&dflt_mu);
-	urio_executor_free(e);
+	if (!e)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t deadline = (uint64_t)now.tv_sec * 1000000000u +
+			    (uint64_t)now.tv_nsec + EXIT_WAIT_NS;
+	if (stop(e, deadline))
+		destroy(e);
+	else
+		dflt_left = e;
 }
 
 static unsigned env_max(void)

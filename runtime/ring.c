@@ -106,6 +106,13 @@ static unsigned reap(struct urio__worker *w)
 			h->fn(h, w, cqe);
 			continue;
 		}
+		if ((ud & URIO__UD_TAG_MASK) == URIO__UD_SENT) {
+			if (cqe->res < 0) /* our MSG_RING wake failed */
+				urio__wake_eventfd_post(
+					(struct urio__worker *)(uintptr_t)(
+						ud & ~(uint64_t)URIO__UD_TAG_MASK));
+			continue;
+		}
 		struct urio__wait *op = (struct urio__wait *)(uintptr_t)ud;
 		if (cqe->flags & IORING_CQE_F_MORE) {
 			/* a zero-copy send's result: its pages stay lent

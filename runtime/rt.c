@@ -14,6 +14,15 @@
 #define MAX_WORKERS 1024
 #define DEFAULT_STACK (256u << 10)
 #define DEFAULT_RING 256u
+#define DEFAULT_SHUTDOWN_MS 10000u
+#define JOIN_GRACE_NS 1000000000u /* workers idle at shutdown exit within it */
+
+/* Runtimes freed so far. A runtime whose urio_rt_free gave up on a stuck
+ * worker is freed by that worker, which nobody joins: the release
+ * increment there and the acquire load in urio_rt_new order its last
+ * touches of memory (its ring, which liburing unmaps with a raw syscall)
+ * before the next runtime's. */
+static _Atomic unsigned long freed_runtimes;
 
 static unsigned cpus_in_mask(void)
 {
@@ -43,14 +52,20 @@ static int apply_defaults(urio_config *c)
 	}
 	if (!c->ring_entries)
 		c->ring_entries = DEFAULT_RING;
+	if (!c->shutdown_ms)
+		c->shutdown_ms = DEFAULT_SHUTDOWN_MS;
 	if (c->workers > MAX_WORKERS || c->stack_size < URIO__MIN_STACK ||
 	    c->ring_entries > 32768)
 		return -EINVAL;
 	return 0;
 }
 
-static void stop_workers(urio_rt *rt, unsigned n)
+/* Stops the first n workers and joins them until deadline (UINT64_MAX:
+ * for good); one still running then (its task stuck in a call) is
+ * detached. Returns how many were. */
+static unsigned stop_workers(urio_rt *rt, unsigned n, uint64_t deadline)
 {
+	unsigned left = 0;
 	atomic_store(&rt->shutdown, true);
 	for (unsigned i = 0; i < n; i++) {
 		struct urio__worker *w = &rt->workers[i];
@@ -71,10 +86,16 @@ static void stop_workers(urio_rt *rt, unsigned n)
 			}
 			if (pthread_timedjoin_np(w->thread, NULL, &ts) == 0)
 				break;
+			if (urio__now_ns() >= deadline) {
+				pthread_detach(w->thread);
+				left++;
+				break;
+			}
 			if (w->efd >= 0)
 				urio__wake_eventfd_post(w);
 		}
 	}
+	return left;
 }
 
 static void free_rt(urio_rt *rt)
@@ -97,6 +118,8 @@ static void free_rt(urio_rt *rt)
 urio_rt *urio_rt_new(const urio_config *cfg)
 {
 	urio_config c = cfg ? *cfg : (urio_config){0};
+	/* acquire pairs with the release increment in urio__rt_unref */
+	(void)atomic_load_explicit(&freed_runtimes, memory_order_acquire);
 	int err = apply_defaults(&c);
 	if (err < 0) {
 		errno = -err;
@@ -124,6 +147,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 	pthread_mutex_init(&rt->gq_mu, NULL);
 	pthread_mutex_init(&rt->start_mu, NULL);
 	pthread_cond_init(&rt->start_cv, NULL);
+	atomic_init(&rt->refs, c.workers + 1); /* see urio__rt_unref */
 	rt->workers = aligned_alloc(64, sizeof(*rt->workers) * c.workers);
 	if (!rt->workers) {
 		free_rt(rt);
@@ -165,7 +189,8 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		err = rt->start_err;
 	pthread_mutex_unlock(&rt->start_mu);
 	if (err < 0) {
-		stop_workers(rt, n);
+		/* the threads' refs never drop the count to 0 here */
+		stop_workers(rt, n, UINT64_MAX);
 		free_rt(rt);
 		errno = -err;
 		return NULL;
@@ -220,8 +245,10 @@ static void cancel_all(urio_rt *rt)
 
 static void report_stuck(urio_rt *rt)
 {
-	fprintf(stderr, "urio: %llu task(s) still running after cancel:\n",
-		(unsigned long long)urio__live_tasks(rt));
+	fprintf(stderr, "urio: urio_rt_free: %llu task(s) still running %u ms "
+			"after cancel (stuck in calls that ignore it), left "
+			"running with their workers:\n",
+		(unsigned long long)urio__live_tasks(rt), rt->cfg.shutdown_ms);
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *w = &rt->workers[i];
 		urio__spin_lock(&w->reg_lock);
@@ -235,24 +262,12 @@ static void report_stuck(urio_rt *rt)
 	}
 }
 
-void urio_rt_free(urio_rt *rt)
+/* Frees rt once no worker thread runs and urio_rt_free is done with it. */
+void urio__rt_unref(urio_rt *rt)
 {
-	if (!rt)
+	/* acq_rel: the last one sees every other thread's last writes */
+	if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	cancel_all(rt);
-	/* Tasks spawned while we cancelled are cancelled on the next round;
-	 * a task stuck in a blocking syscall is reported, not abandoned. */
-	for (unsigned ms = 0; urio__live_tasks(rt); ms++) {
-		usleep(1000);
-		if (ms % 100 == 99)
-			cancel_all(rt);
-		if (ms == 5000)
-			report_stuck(rt);
-	}
-	/* acquire pairs with urio__foreign_exit */
-	while (atomic_load_explicit(&rt->foreign_callers, memory_order_acquire))
-		sched_yield();
-	stop_workers(rt, rt->nworkers);
 	/* the workers handed over their batches as they exited; a cancel
 	 * message can still reach a worker after its last look (its sender
 	 * ran on while the worker was between that look and its exit) */
@@ -263,6 +278,58 @@ void urio_rt_free(urio_rt *rt)
 	urio__introspect_rt_del(rt);
 	free_rt(rt);
 	urio__stacks_runtime(-1);
+	atomic_fetch_add_explicit(&freed_runtimes, 1, memory_order_release);
+}
+
+/* urio_rt_free on a thread of rt would wait for itself. */
+static bool called_inside(urio_rt *rt)
+{
+	struct urio__worker *w = urio__cur_worker();
+	if (!w || w->rt != rt)
+		return false;
+	urio_task *t = w->cur;
+	if (t)
+		fprintf(stderr, "urio: urio_rt_free called from task '%s' (id "
+				"%llu) of the runtime it frees: ignored (it "
+				"would wait for itself); call it from the "
+				"thread that made the runtime\n",
+			t->name, (unsigned long long)t->id);
+	else
+		fprintf(stderr, "urio: urio_rt_free called from a worker of "
+				"the runtime it frees: ignored\n");
+	return true;
+}
+
+void urio_rt_free(urio_rt *rt)
+{
+	if (!rt || called_inside(rt))
+		return;
+	uint64_t start = urio__now_ns();
+	uint64_t limit = start + (uint64_t)rt->cfg.shutdown_ms * 1000000u;
+	cancel_all(rt);
+	/* Tasks spawned while we cancelled are cancelled on the next round;
+	 * a task stuck in a call that ignores cancellation is reported at
+	 * the limit and left to its worker. */
+	for (unsigned ms = 0; urio__live_tasks(rt); ms++) {
+		if (urio__now_ns() >= limit) {
+			report_stuck(rt);
+			break;
+		}
+		usleep(1000);
+		if (ms % 100 == 99)
+			cancel_all(rt);
+	}
+	/* acquire pairs with urio__foreign_exit */
+	while (atomic_load_explicit(&rt->foreign_callers, memory_order_acquire))
+		sched_yield();
+	uint64_t now = urio__now_ns();
+	unsigned left = stop_workers(rt, rt->nworkers,
+				     (limit > now ? limit : now) + JOIN_GRACE_NS);
+	if (left)
+		fprintf(stderr, "urio: urio_rt_free: %u worker(s) still in a "
+				"task's call; the runtime is freed when they "
+				"return\n", left);
+	urio__rt_unref(rt);
 }
 
 int urio_run(const urio_config *cfg, urio_fn main, void *arg,
@@ -285,6 +352,8 @@ unsigned urio_rt_workers(const urio_rt *rt)
 
 void urio_rt_stats(urio_rt *rt, urio_stats *out)
 {
+	if (!out)
+		return;
 	memset(out, 0, sizeof(*out));
 	if (!rt)
 		return;

@@ -96,6 +96,14 @@ void urio__ready(urio_task *t, bool lifo)
 			goto wake;
 	}
 	push_local(w, t);
+	if (w->runq.solo)
+		return; /* no other worker to wake */
+	/* The push is a release store, and a store may pass a later load:
+	 * without a full fence the nidle load below can read before a
+	 * parking worker sees the task (Dekker). Pairs with park()'s seq_cst
+	 * parked/nidle writes before its work_visible() loads. The LIFO
+	 * path's seq_cst exchange is a full fence already. */
+	atomic_thread_fence(memory_order_seq_cst);
 wake:
 	/* seq_cst load pairs with the parking worker's nidle increment */
 	if (atomic_load(&rt->nidle) && !atomic_load(&rt->nspinning))
@@ -243,7 +251,7 @@ static urio_task *spin(struct urio__worker *w)
 		    urio__io_ready(w))
 			return NULL;
 		for (int i = 0; i < 64; i++)
-			__builtin_ia32_pause();
+			urio__cpu_relax();
 	}
 	return NULL;
 }
@@ -271,6 +279,8 @@ static void unpark(struct urio__worker *w)
 static void park(struct urio__worker *w)
 {
 	urio_rt *rt = w->rt;
+	if (w->stacks_dirty)
+		urio__stack_trim(w); /* idle: the syscalls cost nobody */
 	/* seq_cst store then loads: a waker that pushed work before reading
 	 * nidle/parked either sees us parked or we see its work here. */
 	atomic_store(&w->parked, 1);

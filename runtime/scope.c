@@ -20,7 +20,13 @@
  *
  * The chain is only modified by the task while it runs (t->wait == NULL);
  * a timer firing on another thread reads it under the task lock only while
- * t->wait != NULL, i.e. while the task is parked, so the two never overlap. */
+ * t->wait != NULL, i.e. while the task is parked, so the two never overlap.
+ *
+ * The scopes live in the task's frames, which are dead once its function
+ * returns; a task that returns inside a scope must not have them read
+ * then. So every armed timer is also linked from the task record
+ * (t->deadlines): the exit path disarms those and never follows the
+ * chain. */
 #include <errno.h>
 #include <stdio.h>
 #include <urio/scope.h>
@@ -32,6 +38,8 @@ enum { ARMED, FIRING, FIRED, DEAD };
 struct deadline_rec {
 	struct urio__wait timer; /* first: the heap holds &timer */
 	_Atomic int state;
+	/* the task's armed timers (t->deadlines), touched only by the task */
+	struct deadline_rec *prev, *next;
 };
 
 _Static_assert(sizeof(urio_deadline) >= 4 * sizeof(void *),
@@ -66,6 +74,11 @@ static void arm(urio_deadline *d, urio_task *t)
 		free(r);
 		return;
 	}
+	r->prev = NULL;
+	r->next = t->deadlines;
+	if (r->next)
+		r->next->prev = r;
+	t->deadlines = r;
 	d->rec = r;
 }
 
@@ -102,6 +115,8 @@ static void fire(struct urio__wait *w)
 
 static void enter(urio_deadline *d, uint64_t when)
 {
+	if (!d)
+		return;
 	struct urio__worker *w = urio__cur_worker();
 	urio_task *t = w ? w->cur : NULL;
 	d->kind = URIO__SCOPE_DEADLINE;
@@ -138,18 +153,24 @@ static void pop(urio_task *t, urio_deadline *d)
 	t->scopes = d->outer;
 }
 
-/* Disarms d's timer; returns true if it had fired. */
-static bool disarm(struct deadline_rec *r)
+/* Disarms t's timer r; returns true if it had fired. */
+static bool disarm(urio_task *t, struct deadline_rec *r)
 {
 	/* read before the CAS: once DEAD, an owner on another thread may
 	 * find it due and free r */
 	struct urio__worker *owner = r->timer.owner;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		t->deadlines = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
 	int exp = ARMED;
 	if (!atomic_compare_exchange_strong(&r->state, &exp, DEAD)) {
 		/* fired: wait until the firing side is done with r */
 		while (atomic_load_explicit(&r->state, memory_order_acquire) ==
 		       FIRING)
-			__builtin_ia32_pause();
+			urio__cpu_relax();
 		free(r);
 		return true;
 	}
@@ -163,31 +184,38 @@ static bool disarm(struct deadline_rec *r)
 
 int urio_timeout_exit(urio_deadline *d)
 {
+	if (!d)
+		return -EINVAL;
 	urio_task *t = d->task;
 	if (!t)
 		return d->err;
 	pop(t, d);
 	if (!d->rec)
 		return d->err;
-	return disarm(d->rec) ? -ETIMEDOUT : 0;
+	return disarm(t, d->rec) ? -ETIMEDOUT : 0;
 }
 
-/* A task that returns with scopes still open: disarm them, say so. */
+/* A task that returned with scopes still open: say so, disarm their
+ * timers from the task's own list (the scopes were in frames that are
+ * dead now: never read them). */
 void urio__scopes_abandon(urio_task *t)
 {
 	if (!t->scopes)
 		return;
 	fprintf(stderr, "urio: task '%s' (id %llu) returned inside a cancel "
-			"scope; closing it\n",
+			"scope; closing it (urio_timeout_exit or "
+			"urio_shield_exit is missing; URIO_TIMEOUT cannot "
+			"miss it)\n",
 		t->name, (unsigned long long)t->id);
-	for (urio_deadline *d = t->scopes; d; d = d->outer)
-		if (d->kind == URIO__SCOPE_DEADLINE && d->rec)
-			disarm(d->rec);
 	t->scopes = NULL;
+	while (t->deadlines)
+		disarm(t, t->deadlines);
 }
 
 void urio_shield_enter(urio_shield *s)
 {
+	if (!s)
+		return;
 	urio_task *t = urio_self();
 	s->scope.kind = URIO__SCOPE_SHIELD;
 	s->scope.rec = NULL;
@@ -200,7 +228,7 @@ void urio_shield_enter(urio_shield *s)
 
 void urio_shield_exit(urio_shield *s)
 {
-	if (s->scope.task)
+	if (s && s->scope.task)
 		pop(s->scope.task, &s->scope);
 }
 

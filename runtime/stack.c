@@ -18,6 +18,15 @@
  * of (pointer, size) slots, not lists threaded through the stacks: when one
  * worker spawns and another finishes (a fan-out), stacks cross between them
  * in batches, and are picked, without touching their cache lines.
+ *
+ * A burst of deep tasks leaves every pooled stack with its deep pages
+ * committed, and pooling alone would keep that RSS for good. So a worker
+ * about to park (when a syscall costs nobody) gives back the pages of its
+ * pooled stacks past the WARM newest, and of the cold list, with
+ * MADV_DONTNEED (MADV_FREE would leave RSS up until memory pressure);
+ * each stack keeps its top page, which holds its header. A slot's size
+ * carries a CLEAN bit (sizes are multiples of 8), so a stack is given back
+ * once per use.
  */
 #include <errno.h>
 #include <signal.h>
@@ -43,6 +52,8 @@
 #define COLD_MAX 16384  /* process-wide */
 #define BATCH URIO__AWAY_MAX /* stacks moved per cold-list visit */
 #define GUARD_SIZE (16u << 10)
+#define WARM 64      /* newest pooled stacks a worker keeps committed */
+#define CLEAN 1u     /* slot size bit: pages below the top given back */
 
 static _Atomic int guard_mode; /* 0 unknown, 1 madvise, 2 mprotect */
 static _Atomic long mprotect_stacks;
@@ -51,6 +62,7 @@ static long map_limit;
 static urio__spin cold_lock;
 static struct urio__stack_slot cold[COLD_MAX];
 static unsigned ncold, runtimes;
+static _Atomic bool cold_dirty; /* a slot without CLEAN went cold */
 
 static size_t page_size(void)
 {
@@ -150,18 +162,20 @@ static void stack_unmap(struct urio__stack *s)
 	munmap(s->map, s->map_size);
 }
 
-/* Takes a stack of about size bytes out of arr[0..*n), newest first. */
+/* Takes a stack of about size bytes out of arr[0..*n), newest first. The
+ * slot keeps its CLEAN bit. *moved: a newer slot took its place. */
 static struct urio__stack_slot take(struct urio__stack_slot *arr, unsigned *n,
-				    size_t size)
+				    size_t size, bool *moved)
 {
 	for (unsigned i = *n; i-- > 0;) {
 		struct urio__stack_slot x = arr[i];
-		if (x.size >= size && x.size < size * 2) {
+		size_t got = x.size & ~(size_t)CLEAN;
+		if (got >= size && got < size * 2) {
+			*moved = i + 1 != *n;
 			arr[i] = arr[--*n];
 #ifdef URIO__ASAN
 			/* frames that never returned leave poison */
-			__asan_unpoison_memory_region((char *)x.s - x.size,
-						      x.size);
+			__asan_unpoison_memory_region((char *)x.s - got, got);
 #endif
 			return x;
 		}
@@ -174,9 +188,10 @@ static struct urio__stack_slot take(struct urio__stack_slot *arr, unsigned *n,
  * finish tasks to the ones that spawn them. */
 static void refill(struct urio__worker *w, size_t size)
 {
+	bool moved;
 	urio__spin_lock(&cold_lock);
 	for (int i = 0; i < BATCH && w->npool < URIO__POOL_MAX; i++) {
-		struct urio__stack_slot x = take(cold, &ncold, size);
+		struct urio__stack_slot x = take(cold, &ncold, size, &moved);
 		if (!x.s)
 			break;
 		w->pool[w->npool++] = x;
@@ -188,20 +203,23 @@ struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size,
 				    size_t *got)
 {
 	struct urio__stack_slot x;
+	bool moved = false;
 	if (w) {
-		x = take(w->pool, &w->npool, size);
+		x = take(w->pool, &w->npool, size, &moved);
 		if (!x.s) {
 			refill(w, size);
-			x = take(w->pool, &w->npool, size);
+			x = take(w->pool, &w->npool, size, &moved);
 		}
+		if (moved) /* a newer, maybe dirty slot now sits deeper */
+			w->stacks_dirty = true;
 	} else {
 		urio__spin_lock(&cold_lock);
-		x = take(cold, &ncold, size);
+		x = take(cold, &ncold, size, &moved);
 		urio__spin_unlock(&cold_lock);
 	}
 	if (!x.s && (x.s = stack_map(size)))
 		x.size = x.s->size;
-	*got = x.size;
+	*got = x.size & ~(size_t)CLEAN;
 	return x.s;
 }
 
@@ -209,10 +227,15 @@ struct urio__stack *urio__stack_get(struct urio__worker *w, size_t size,
 static void to_cold(const struct urio__stack_slot *arr, unsigned n)
 {
 	unsigned i = 0;
+	bool dirty = false;
 	urio__spin_lock(&cold_lock);
-	for (; i < n && ncold < COLD_MAX; i++)
+	for (; i < n && ncold < COLD_MAX; i++) {
+		dirty |= !(arr[i].size & CLEAN);
 		cold[ncold++] = arr[i];
+	}
 	urio__spin_unlock(&cold_lock);
+	if (dirty)
+		atomic_store_explicit(&cold_dirty, true, memory_order_relaxed);
 	for (; i < n; i++)
 		stack_unmap(arr[i].s);
 }
@@ -232,6 +255,8 @@ void urio__stack_put(struct urio__worker *w, struct urio__stack *s,
 		memmove(w->pool, w->pool + BATCH, w->npool * sizeof(*w->pool));
 	}
 	w->pool[w->npool++] = x;
+	if (w->npool > WARM)
+		w->stacks_dirty = true;
 }
 
 /* A task is about to run on w for the first time: trades the stack s it
@@ -246,21 +271,77 @@ struct urio__stack *urio__stack_swap(struct urio__worker *w,
 				     struct urio__stack *s, size_t *size,
 				     bool foreign)
 {
-	struct urio__stack_slot mine = take(w->pool, &w->npool, *size);
+	bool moved;
+	struct urio__stack_slot mine = take(w->pool, &w->npool, *size, &moved);
 	if (!mine.s)
 		return s;
+	if (moved)
+		w->stacks_dirty = true;
 	struct urio__stack_slot x = {s, *size};
 	if (!foreign) {
 		w->pool[w->npool++] = x; /* room: one was just taken */
 	} else {
 		w->away[w->naway++] = x;
+		w->stacks_dirty = true;
 		if (w->naway == BATCH) {
 			to_cold(w->away, BATCH);
 			w->naway = 0;
 		}
 	}
-	*size = mine.size;
+	*size = mine.size & ~(size_t)CLEAN;
 	return mine.s;
+}
+
+/* Gives back the pages of s below its top page (which holds s). */
+static void clean(struct urio__stack_slot *x)
+{
+	if (x->size & CLEAN)
+		return;
+	struct urio__stack *s = x->s;
+	uintptr_t top = (uintptr_t)s & ~(uintptr_t)(page_size() - 1);
+	if (top > (uintptr_t)s->lo)
+		madvise(s->lo, top - (uintptr_t)s->lo, MADV_DONTNEED);
+	x->size |= CLEAN;
+}
+
+/* Cleans the cold list a batch at a time: each batch leaves the list
+ * while its syscalls run (another worker may take a stack meanwhile, but
+ * never one being cleaned), then goes back. */
+static void trim_cold(void)
+{
+	struct urio__stack_slot batch[BATCH];
+	unsigned from = 0;
+	for (;;) {
+		unsigned n = 0;
+		urio__spin_lock(&cold_lock);
+		unsigned i = from;
+		while (i < ncold && n < BATCH) {
+			if (cold[i].size & CLEAN) {
+				i++;
+				continue;
+			}
+			batch[n++] = cold[i];
+			cold[i] = cold[--ncold];
+		}
+		from = i;
+		urio__spin_unlock(&cold_lock);
+		if (!n)
+			return;
+		for (unsigned k = 0; k < n; k++)
+			clean(&batch[k]);
+		to_cold(batch, n);
+	}
+}
+
+void urio__stack_trim(struct urio__worker *w)
+{
+	w->stacks_dirty = false;
+	for (unsigned i = 0; i + WARM < w->npool; i++)
+		clean(&w->pool[i]);
+	for (unsigned i = 0; i < w->naway; i++)
+		clean(&w->away[i]);
+	if (atomic_exchange_explicit(&cold_dirty, false, memory_order_relaxed))
+		trim_cold();
 }
 
 void urio__stack_pool_free(struct urio__worker *w)

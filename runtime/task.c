@@ -193,6 +193,7 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 	t->rt = rt;
 	atomic_init(&t->refs, 3); /* the handle, the body, the registry */
 	atomic_init(&t->jstate, URIO__J_RUNNING);
+	atomic_init(&t->handle, URIO__H_HELD);
 	atomic_flag_clear_explicit(&t->lock, memory_order_relaxed); /* unshared */
 	t->id = new_id(w);
 #ifdef URIO__TSAN
@@ -243,8 +244,10 @@ void urio__task_entry(urio_task *t)
 	urio__fiber_started();
 	urio__run_post(urio__cur_worker());
 	t->result = t->fn(t->arg);
-	urio__groups_abandon(t);
+	/* scopes first: waiting for an abandoned group suspends, and a
+	 * suspension must not walk scopes of frames that are gone */
 	urio__scopes_abandon(t);
+	urio__groups_abandon(t);
 	urio__locals_release(t);
 	urio__suspend(URIO__POST_EXIT, NULL, NULL);
 	__builtin_unreachable();
@@ -401,6 +404,14 @@ static void join_foreign(urio_task *t)
 	}
 }
 
+/* Takes t's handle for a join or a detach. Fails when it was taken
+ * already: joined (or being joined), detached, or owned by a group. */
+static bool claim_handle(urio_task *t, int how)
+{
+	int exp = URIO__H_HELD;
+	return atomic_compare_exchange_strong(&t->handle, &exp, how);
+}
+
 int urio_join(urio_task *t, intptr_t *result)
 {
 	if (!t)
@@ -408,6 +419,8 @@ int urio_join(urio_task *t, intptr_t *result)
 	urio_task *me = urio_self();
 	if (me == t)
 		return -EDEADLK;
+	if (!claim_handle(t, URIO__H_JOINED))
+		return -EINVAL;
 	if (!me) {
 		join_foreign(t);
 	} else if (atomic_load(&t->jstate) != URIO__J_DONE) {
@@ -433,7 +446,7 @@ int urio_join(urio_task *t, intptr_t *result)
 
 void urio_detach(urio_task *t)
 {
-	if (t)
+	if (t && claim_handle(t, URIO__H_DETACHED))
 		urio__task_unref(t);
 }
 

@@ -151,5 +151,6 @@ void *urio__worker_main(void *arg)
 		urio__sched_loop(w);
 	thread_teardown(w);
 	urio__set_cur_worker(NULL);
+	urio__rt_unref(w->rt); /* last: it may free w */
 	return NULL;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build to a temporary prefix and builds the README example
 # against it with pkg-config (as C, and the headers as C++) and with
-# find_package(urio); then runs them. Usage: install.sh SRC_DIR BUILD_DIR
+# find_package(urio); then runs them, and the installed urio-ps. Usage:
+# install.sh SRC_DIR BUILD_DIR
 set -euo pipefail
 src=$1 build=$2
 prefix=$(mktemp -d)
@@ -23,4 +24,8 @@ for exe in "$prefix/example_pc" "$prefix/consumer/example_cmake" "$prefix/consum
 done
 "$prefix/headers_pc"
 "$prefix/consumer/headers_cxx"
+# the installed tool runs from a prefix outside the library path, on its
+# install RPATH alone
+env -u LD_LIBRARY_PATH "$prefix/bin/urio-ps" --help | grep -q usage || {
+  echo "installed urio-ps does not run"; exit 1; }
 echo "install: ok"

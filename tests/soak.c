@@ -3,8 +3,12 @@
  * between tasks that migrate, groups whose first failure cancels siblings
  * blocked in reads, deadlines firing in sleeps, offloads with some callers
  * cancelled, and cancels from a foreign thread. Each round checks its own
- * results; at the end no task, fd or thread is left. Bounded in rounds and
- * time; asserts behaviour, never speed. */
+ * results; at the end no task, fd or thread is left. Then a burst of
+ * URIO_SOAK_BURST (default 100k) tasks alive at once, each touching 32 KiB
+ * of its stack: RSS falls back under a bound once the workers idle, and
+ * RSS, fds and stack mappings are where they were before the soak (after
+ * a warm-up runtime). Bounded in rounds and time; asserts behaviour,
+ * never speed. */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +17,7 @@
 #include <unistd.h>
 #include <urio.h>
 
-#include "test.h"
+#include "burst.h"
 
 #define PAIRS 16     /* writer/reader pairs per round */
 #define BYTES 4096   /* streamed through each pair */
@@ -160,6 +164,32 @@ static void offloads(void)
 	}
 }
 
+#define STACK (256u << 10)
+#define DEPTH (32u << 10)
+static int burst_n;
+
+static intptr_t burst_main(void *arg)
+{
+	long before = test_rss();
+	test_burst(burst_n, DEPTH);
+	long peak = test_rss();
+	/* a page or two per pooled stack, and 64 warm ones per worker */
+	long bound = before + (long)burst_n * 2 * 4096 + (64l << 20);
+	for (int i = 0; test_rss() > bound; i++) {
+		ASSERT(i < 600);
+		urio_sleep_ms(100); /* the workers park, and trim */
+	}
+	printf("soak: burst of %d tasks of %u KiB: RSS %ld -> %ld -> %ld MiB "
+	       "(bound %ld)\n", burst_n, DEPTH >> 10, before >> 20,
+	       peak >> 20, test_rss() >> 20, bound >> 20);
+	return 0;
+}
+
+static intptr_t nothing(void *arg)
+{
+	return 0;
+}
+
 static intptr_t round_main(void *arg)
 {
 	streams();
@@ -173,9 +203,15 @@ int main(void)
 {
 	const char *env = getenv("URIO_SOAK_SECONDS");
 	uint64_t seconds = env && *env ? strtoull(env, NULL, 10) : 60;
+	env = getenv("URIO_SOAK_BURST");
+	burst_n = env && *env ? atoi(env) : 100000;
 	ASSERT_EQ(pipe2(idle_pipe, O_CLOEXEC), 0);
+	urio_config two = {.workers = 2, .stack_size = STACK};
+	intptr_t r0;
+	ASSERT_EQ(urio_run(&two, nothing, NULL, &r0), 0); /* warm-up */
 	int fds0 = test_count_dir("/proc/self/fd");
-	urio_config two = {.workers = 2};
+	int stacks0 = test_count_stacks(STACK);
+	long rss0 = test_rss();
 	urio_rt *rt = urio_rt_new(&two);
 	ASSERT(rt);
 	uint64_t end = now_ms() + seconds * 1000;
@@ -186,11 +222,22 @@ int main(void)
 		ASSERT_EQ(r, 0);
 		rounds++;
 	}
+	intptr_t r = -1;
+	ASSERT_EQ(urio_rt_block_on(rt, burst_main, NULL, &r), 0);
+	ASSERT_EQ(r, 0);
 	urio_stats st;
 	urio_rt_stats(rt, &st);
 	ASSERT_EQ(st.live_tasks, 0);
 	urio_rt_free(rt);
 	ASSERT_EQ(test_count_dir("/proc/self/fd"), fds0);
+	ASSERT_EQ(test_count_stacks(STACK), stacks0);
+	/* the allocator keeps some of what the rounds used */
+	printf("soak: RSS %ld MiB at start, %ld MiB at end\n", rss0 >> 20,
+	       test_rss() >> 20);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	/* (the sanitizers keep their shadow of the stacks, and quarantine) */
+	ASSERT(test_rss() <= rss0 + (64l << 20));
+#endif
 	close(idle_pipe[0]);
 	close(idle_pipe[1]);
 	printf("soak: ok, %u rounds in %llu s\n", rounds,

@@ -6,7 +6,8 @@ pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev systemtap-sd
 for want in "$@"; do
   case "$want" in
     build) ;;
-    test) pkgs+=(clang libclang-rt-14-dev valgrind libhttp-parser-dev) ;;
+    test) pkgs+=(clang libclang-rt-14-dev valgrind libhttp-parser-dev
+      libc6-dev-arm64-cross) ;;
     bench) pkgs+=(g++ libbenchmark-dev libboost-context-dev fio) ;;
     servers) pkgs+=(libhttp-parser-dev wrk nginx-light gnuplot-nox util-linux) ;;
     *) echo "deps.sh: unknown set '$want'" >&2; exit 2 ;;

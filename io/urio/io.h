@@ -37,6 +37,8 @@ URIO_API ssize_t urio_writev(int fd, const struct iovec *iov, int iovcnt,
 			     off_t off);
 /* Flags: 0 or IORING_FSYNC_DATASYNC (1). */
 URIO_API int urio_fsync(int fd, unsigned flags);
+/* Closes fd: 0 or -errno. Shielded: it closes in a cancelled task too
+ * (cleanup code after a cancel leaks nothing). -EPERM outside a task. */
 URIO_API int urio_close(int fd);
 /* statx(2) relative to dirfd; returns 0 or -errno. */
 URIO_API int urio_statx(int dirfd, const char *path, int flags,

@@ -78,8 +78,11 @@ URIO_API void urio_executor_stats(urio_executor *e, urio_exec_stats *out);
 URIO_API void urio_executor_free(urio_executor *e);
 
 /* The pool urio_offload uses, made on first use: max_threads from
- * URIO_OFFLOAD_MAX (default 64), freed at exit (after waiting for the
- * functions still running). NULL with errno if it cannot be made. */
+ * URIO_OFFLOAD_MAX (default 64), freed at exit after waiting at most a
+ * second for the functions still running (a call that blocks on, say one
+ * whose task was cancelled, is left to end with the process; exit() from
+ * inside an offloaded function does not wait for itself). NULL with errno
+ * if it cannot be made. */
 URIO_API urio_executor *urio_offload_executor(void);
 
 /* --- task-local values ---------------------------------------------------

@@ -28,6 +28,10 @@ typedef struct urio_config {
 	size_t stack_size;     /* per-task stack; 0 = 256 KiB (lazily committed) */
 	unsigned ring_entries; /* SQ entries per worker ring; 0 = 256 */
 	unsigned flags;        /* URIO_CFG_* */
+	/* How long urio_rt_free waits for tasks to finish once cancelled;
+	 * 0 = 10 s. A task stuck in a call that ignores cancellation (a
+	 * blocking syscall, a loop) is then reported and left running. */
+	unsigned shutdown_ms;
 } urio_config;
 
 /* Do not use IORING_SETUP_DEFER_TASKRUN / SINGLE_ISSUER / COOP_TASKRUN even
@@ -56,7 +60,12 @@ URIO_API int urio_rt_block_on(urio_rt *rt, urio_fn fn, void *arg,
 			      intptr_t *result);
 /* Spawns fn(arg) on rt from any thread, including ones rt does not own. */
 URIO_API urio_task *urio_rt_spawn(urio_rt *rt, urio_fn fn, void *arg);
-/* Cancels every live task, waits for them, stops the workers, frees rt. */
+/* Cancels every live task, waits for them, stops the workers, frees rt.
+ * Returns within urio_config.shutdown_ms (plus a little): tasks still
+ * running then (stuck in calls that ignore cancellation) are named on
+ * stderr, and their workers are left to free rt once they return. From a
+ * task or worker of rt itself it would wait for itself: it says so on
+ * stderr and returns without doing anything. */
 URIO_API void urio_rt_free(urio_rt *rt);
 /* Number of worker threads of rt. */
 URIO_API unsigned urio_rt_workers(const urio_rt *rt);
@@ -69,9 +78,14 @@ URIO_API urio_task *urio_spawn(urio_fn fn, void *arg);
  * below 16 KiB: NULL, errno EINVAL). */
 URIO_API urio_task *urio_spawn_ex(urio_fn fn, void *arg, size_t stack_size);
 /* Waits for t, stores its result, frees t. Returns 0, or -ECANCELED if t was
- * cancelled (or the caller was: t is then cancelled and waited for too). */
+ * cancelled (or the caller was: t is then cancelled and waited for too).
+ * -EINVAL if t's handle is taken: another join is waiting for it (from a
+ * task or a thread), it was detached, or a group owns it. Once a join has
+ * returned, t is freed: joining it again is a use after free (ASan sees
+ * it; the runtime cannot). */
 URIO_API int urio_join(urio_task *t, intptr_t *result);
-/* Lets t run to completion on its own; it frees itself. */
+/* Lets t run to completion on its own; it frees itself. Ignored when t's
+ * handle is taken (joined, detached, a group's child). */
 URIO_API void urio_detach(urio_task *t);
 /* Requests cancellation of t from any thread: the op it waits in is
  * cancelled and every later suspension of t fails with -ECANCELED.
@@ -105,6 +119,7 @@ typedef struct urio_stats {
 	bool guard_madvise;  /* stack guards use MADV_GUARD_INSTALL */
 	const char *backend; /* "io_uring" or "poll" */
 } urio_stats;
+/* out NULL: does nothing; rt NULL: *out zeroed. */
 URIO_API void urio_rt_stats(urio_rt *rt, urio_stats *out);
 /* Prints the kernel features urio probed and the choices it made. */
 URIO_API void urio_print_features(FILE *out);
