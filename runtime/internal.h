@@ -254,6 +254,8 @@ struct urio__worker {
 	struct io_uring ring;
 	unsigned inflight;  /* ops submitted or prepared, not yet reaped */
 	bool sq_waited;     /* SQEs were left pending by the last busy poll */
+	/* the CQE loop runs: what needs an SQE waits until it is done */
+	bool reaping, efd_rearm, wake_deferred;
 	unsigned lifo_streak;
 	uint64_t tick;
 	uint32_t rng;
@@ -375,6 +377,8 @@ void urio__global_push(urio_rt *rt, urio_task *first, urio_task *last,
 bool urio__foreign_enter(urio_rt *rt);
 void urio__foreign_exit(urio_rt *rt, bool entered);
 void urio__wake_one(urio_rt *rt);
+/* The wake urio__ready skipped while w reaped completions (ring.c). */
+void urio__wake_deferred(struct urio__worker *w);
 void urio__wake_worker(struct urio__worker *target);
 void urio__worker_msg(struct urio__worker *target, struct urio__msg *m);
 /* Frees w's undelivered messages, once its thread has exited. */
@@ -391,6 +395,9 @@ bool urio__wake_msgring_post(struct urio__worker *from,
 			     struct urio__worker *target);
 
 /* --- ring (ring.c) ------------------------------------------------------ */
+/* Picks rt->ring_flags: the first rung of the set-up ladder the kernel
+ * accepts, or -errno (the caller falls back to poll(2)). */
+int urio__ring_choose(urio_rt *rt);
 int urio__ring_init(struct urio__worker *w);
 /* A free SQE on the current worker's ring; submits to make room if full. */
 struct io_uring_sqe *urio__sqe(struct urio__worker *w);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fiber.h"
 #include "internal.h"
 
@@ -46,6 +47,22 @@ static int apply_defaults(urio_config *c)
 	if (c->workers > MAX_WORKERS || c->stack_size < URIO__MIN_STACK ||
 	    c->ring_entries > 32768)
 		return -EINVAL;
+	return 0;
+}
+
+/* Picks the ring flags, or the poll(2) backend when no rung of the ladder
+ * makes a ring; running out of fds is an error, not a reason to switch. */
+static int ring_or_poll(urio_rt *rt)
+{
+	int r = urio__ring_choose(rt);
+	if (r == -EMFILE || r == -ENFILE)
+		return r;
+	if (r < 0) {
+		fprintf(stderr, "urio: no io_uring set-up works (%s): using "
+				"poll(2) and blocking file I/O\n",
+			strerror(-r));
+		rt->no_ring = true;
+	}
 	return 0;
 }
 
@@ -113,12 +130,21 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		said = true;
 		no_ring = true;
 	}
-	urio_rt *rt = calloc(1, sizeof(*rt));
-	if (!rt)
+	urio_rt *rt = urio__fault(URIO__FAULT_ALLOC) ? NULL
+						     : calloc(1, sizeof(*rt));
+	if (!rt) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	rt->cfg = c;
 	rt->nworkers = c.workers;
 	rt->no_ring = no_ring;
+	if (!no_ring && (err = ring_or_poll(rt)) < 0) {
+		free(rt);
+		errno = -err;
+		return NULL;
+	}
+	no_ring = rt->no_ring;
 	rt->msg_ring = urio__feat.msg_ring && !no_ring &&
 		       !(c.flags & URIO_CFG_EVENTFD_WAKE);
 	pthread_mutex_init(&rt->gq_mu, NULL);

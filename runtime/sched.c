@@ -96,6 +96,17 @@ void urio__ready(urio_task *t, bool lifo)
 	}
 	push_local(w, t);
 wake:
+	if (urio__unlikely(w->reaping)) {
+		/* a wake may need an SQE: ring.c wakes after its CQE loop */
+		w->wake_deferred = true;
+		return;
+	}
+	urio__wake_deferred(w);
+}
+
+void urio__wake_deferred(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
 	/* seq_cst load pairs with the parking worker's nidle increment */
 	if (atomic_load(&rt->nidle) && !atomic_load(&rt->nspinning))
 		urio__wake_one(rt);

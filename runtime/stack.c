@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fiber.h"
 #include "internal.h"
 
@@ -79,6 +80,9 @@ static long read_map_limit(void)
 
 static int install_guard(char *map, size_t guard)
 {
+	/* both madvise and mprotect fail so at vm.max_map_count */
+	if (urio__fault(URIO__FAULT_MAPCOUNT))
+		return -ENOMEM;
 	int mode = atomic_load(&guard_mode);
 	if (mode != 2) {
 		if (madvise(map, guard, MADV_GUARD_INSTALL) == 0) {
@@ -115,6 +119,10 @@ static struct urio__stack *stack_map(size_t size)
 	}
 	size_t usable = (size + sizeof(struct urio__stack) + ps - 1) & ~(ps - 1);
 	size_t map_size = guard + usable;
+	if (urio__fault(URIO__FAULT_MMAP)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED)

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fiber.h"
 #include "internal.h"
 
@@ -105,8 +106,10 @@ static int thread_setup(struct urio__worker *w)
 {
 	/* The overflow report runs on this stack: the task's is exhausted. */
 	size_t alt = 64 << 10;
-	w->altstack = mmap(NULL, alt, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	w->altstack = urio__fault(URIO__FAULT_MMAP)
+			      ? (errno = ENOMEM, MAP_FAILED)
+			      : mmap(NULL, alt, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (w->altstack == MAP_FAILED) {
 		w->altstack = NULL;
 		return -errno;
