@@ -40,6 +40,7 @@ static struct {
 } pt[URIO__FAULT_NPOINTS];
 static _Atomic unsigned setup_mask;
 static _Atomic bool no_ext_arg;
+static _Atomic long gauges[URIO__GAUGE_N];
 static _Atomic int env_read;
 
 static bool word_in(const char *list, const char *word)
@@ -145,6 +146,16 @@ bool urio__fault_no_ext_arg(void)
 {
 	read_env();
 	return atomic_load(&no_ext_arg);
+}
+
+void urio__fault_gauge(enum urio__fault_gauge g, long delta)
+{
+	atomic_fetch_add(&gauges[g], delta);
+}
+
+long urio__fault_gauge_get(int g)
+{
+	return g >= 0 && g < URIO__GAUGE_N ? atomic_load(&gauges[g]) : -1;
 }
 
 unsigned urio__fault_setup_mask(unsigned mask)

@@ -18,6 +18,9 @@ enum urio__fault_point {
 	URIO__FAULT_NPOINTS
 };
 
+/* Resources a fault run must give back, counted in test builds. */
+enum urio__fault_gauge { URIO__GAUGE_STACKS, URIO__GAUGE_N };
+
 #ifdef URIO_FAULT
 #define URIO_FAULT_API __attribute__((visibility("default")))
 /* True when this call of point p is the one armed to fail. */
@@ -43,6 +46,9 @@ URIO_FAULT_API unsigned urio__fault_setup_mask(unsigned mask);
 /* Rings made from now on hide IORING_FEAT_EXT_ARG from liburing, which then
  * waits with a timeout SQE of its own (URIO_FAULT_NO_EXT_ARG=1). */
 URIO_FAULT_API void urio__fault_set_no_ext_arg(bool on);
+void urio__fault_gauge(enum urio__fault_gauge g, long delta);
+/* How many of g are held now (stacks mapped). */
+URIO_FAULT_API long urio__fault_gauge_get(int g);
 bool urio__fault_no_ext_arg(void);
 #else
 static inline bool urio__fault(enum urio__fault_point p)
@@ -58,6 +64,11 @@ static inline int urio__fault_setup(unsigned flags)
 static inline bool urio__fault_no_ext_arg(void)
 {
 	return false;
+}
+static inline void urio__fault_gauge(enum urio__fault_gauge g, long delta)
+{
+	(void)g;
+	(void)delta;
 }
 #endif
 

@@ -142,6 +142,7 @@ static struct urio__stack *stack_map(size_t size)
 	s->size = (size_t)((char *)s - s->lo);
 	/* memcheck must know a stack switch from a wild write */
 	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s);
+	urio__fault_gauge(URIO__GAUGE_STACKS, 1);
 	return s;
 }
 
@@ -155,6 +156,7 @@ static void stack_unmap(struct urio__stack *s)
 #endif
 	if (atomic_load(&guard_mode) == 2)
 		atomic_fetch_sub(&mprotect_stacks, 1);
+	urio__fault_gauge(URIO__GAUGE_STACKS, -1);
 	munmap(s->map, s->map_size);
 }
 
