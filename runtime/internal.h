@@ -243,6 +243,9 @@ struct urio__worker {
 	pthread_t thread;
 	void *sched_sp;
 	_Atomic(urio_task *) cur; /* stored relaxed; introspect.c reads it */
+	/* the tick of the last switch to a task, stored relaxed on each;
+	 * the watchdog (watchdog.c) reads it with cur */
+	_Atomic uint64_t beat;
 	/* What runs right after a task switched out, on whatever context
 	 * comes next (the scheduler or, with a direct switch, the next task):
 	 * post_task is that task, NULL when nothing is pending. */
@@ -282,6 +285,15 @@ struct urio__worker {
 	urio_task **gone;
 	unsigned *ngone;
 
+	/* watchdog.c: when the running task was seen stuck (0: it is not),
+	 * and the pcs the stuck thread records on its signal */
+	int tid;
+	_Atomic uint64_t stuck_since;
+	_Atomic bool wd_want;
+	_Atomic unsigned wd_npcs;
+#define URIO__WD_PCS 16
+	uintptr_t wd_pcs[URIO__WD_PCS];
+
 	void *tsan_fiber;
 	void *asan_fake;
 	const void *stack_bottom;
@@ -311,6 +323,7 @@ struct urio__worker {
 	_Alignas(64) struct {
 		_Atomic uint64_t spawned, finished, steals, stolen, parks, wakes;
 		_Atomic uint64_t submits, ops, overflow_flushes;
+		_Atomic uint64_t stuck; /* by the watchdog thread */
 	} st;
 } __attribute__((aligned(64)));
 
@@ -332,6 +345,7 @@ struct urio_rt {
 	 * woken task may finish and urio_rt_free start before they return */
 	_Atomic unsigned foreign_callers;
 	_Atomic bool shutdown;
+	struct urio__watchdog *watchdog; /* NULL when off */
 	pthread_mutex_t start_mu;
 	pthread_cond_t start_cv;
 	unsigned started;
@@ -408,6 +422,12 @@ bool urio__ring_ready(struct urio__worker *w);
 /* Blocks until a completion, a wake, or the next timer. */
 void urio__ring_wait(struct urio__worker *w);
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);
+
+/* --- stuck-worker watchdog (watchdog.c) ------------------------------- */
+struct urio__watchdog;
+/* Starts rt's watchdog thread unless it is off; 0 or -errno. */
+int urio__watchdog_start(urio_rt *rt);
+void urio__watchdog_stop(urio_rt *rt);
 
 /* --- introspection (introspect.c): runtimes register for urio-ps ----- */
 void urio__introspect_rt_add(urio_rt *rt);

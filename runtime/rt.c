@@ -190,6 +190,8 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 	if (!err)
 		err = rt->start_err;
 	pthread_mutex_unlock(&rt->start_mu);
+	if (!err)
+		err = urio__watchdog_start(rt);
 	if (err < 0) {
 		stop_workers(rt, n);
 		free_rt(rt);
@@ -278,6 +280,7 @@ void urio_rt_free(urio_rt *rt)
 	/* acquire pairs with urio__foreign_exit */
 	while (atomic_load_explicit(&rt->foreign_callers, memory_order_acquire))
 		sched_yield();
+	urio__watchdog_stop(rt);
 	stop_workers(rt, rt->nworkers);
 	/* the workers handed over their batches as they exited; a cancel
 	 * message can still reach a worker after its last look (its sender
@@ -325,6 +328,7 @@ void urio_rt_stats(urio_rt *rt, urio_stats *out)
 		out->submits += atomic_load(&w->st.submits);
 		out->ops += atomic_load(&w->st.ops);
 		out->cq_overflow_flushes += atomic_load(&w->st.overflow_flushes);
+		out->stuck_reports += atomic_load(&w->st.stuck);
 	}
 	out->spawned += atomic_load(&rt->foreign_spawned);
 	out->live_tasks = urio__live_tasks(rt);

@@ -148,6 +148,7 @@ void *urio__worker_main(void *arg)
 {
 	struct urio__worker *w = arg;
 	urio__set_cur_worker(w);
+	w->tid = (int)gettid();
 	int r = thread_setup(w);
 	started(w, r);
 	if (r == 0)
