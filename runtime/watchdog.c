@@ -270,12 +270,12 @@ static void report(struct urio__watchdog *wd, struct urio__worker *w,
 		free(words);
 		return; /* it finished meanwhile */
 	}
-	atomic_fetch_add(&w->st.stuck, 1);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 	if (!f) {
 		free(words);
+		atomic_fetch_add(&w->st.stuck, 1);
 		return;
 	}
 	fprintf(f, "urio: watchdog: task %llu '%s' has run on worker %u for "
@@ -325,6 +325,7 @@ static void report(struct urio__watchdog *wd, struct urio__worker *w,
 	fputs(text, stderr);
 	free(text);
 	free(words);
+	atomic_fetch_add(&w->st.stuck, 1); /* once the report is out */
 }
 
 static void check(struct urio__watchdog *wd, uint64_t now)
