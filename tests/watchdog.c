@@ -61,6 +61,7 @@ static intptr_t sleeper(void *arg)
 static void blocked_in_sleep(unsigned workers)
 {
 	urio_config c = {.workers = workers, .watchdog_ms = 100};
+	atomic_store(&no_report, 0);
 	urio_rt *rt = urio_rt_new(&c);
 	ASSERT(rt);
 	capture_begin();
