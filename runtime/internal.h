@@ -391,6 +391,8 @@ void urio__global_push(urio_rt *rt, urio_task *first, urio_task *last,
 bool urio__foreign_enter(urio_rt *rt);
 void urio__foreign_exit(urio_rt *rt, bool entered);
 void urio__wake_one(urio_rt *rt);
+/* Some queue of rt holds a runnable task (seq_cst loads). */
+bool urio__work_queued(urio_rt *rt);
 /* The wake urio__ready skipped while w reaped completions (ring.c). */
 void urio__wake_deferred(struct urio__worker *w);
 void urio__wake_worker(struct urio__worker *target);

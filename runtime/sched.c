@@ -210,12 +210,9 @@ static void poll_all(struct urio__worker *w, bool busy)
 	urio__io_poll(w, busy);
 }
 
-/* Is there anything a parking worker must not sleep through? */
-static bool work_visible(struct urio__worker *w)
+bool urio__work_queued(urio_rt *rt)
 {
-	urio_rt *rt = w->rt;
-	if (atomic_load(&rt->gq_len) || atomic_load(&w->msgs) ||
-	    atomic_load(&rt->shutdown))
+	if (atomic_load(&rt->gq_len))
 		return true;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *v = &rt->workers[i];
@@ -223,6 +220,14 @@ static bool work_visible(struct urio__worker *w)
 			return true;
 	}
 	return false;
+}
+
+/* Is there anything a parking worker must not sleep through? */
+static bool work_visible(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
+	return atomic_load(&w->msgs) || atomic_load(&rt->shutdown) ||
+	       urio__work_queued(rt);
 }
 
 /* Steals for a short while (~20 us) before giving up: a worker that parks

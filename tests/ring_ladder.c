@@ -18,12 +18,6 @@
 #define BASE (IORING_SETUP_CLAMP | IORING_SETUP_CQSIZE)
 #define COOP (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG)
 
-static bool poll_forced(void)
-{
-	const char *b = getenv("URIO_BACKEND");
-	return b && !strcmp(b, "poll");
-}
-
 static intptr_t pinger(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -58,6 +52,25 @@ static intptr_t workload(void *arg)
 	return 0;
 }
 
+static void large_rings(unsigned workers)
+{
+	/* 4x the SQ would pass the kernel's CQ maximum without a clamp */
+	urio_config c = {.workers = workers, .ring_entries = 32768};
+	intptr_t r = -1;
+	ASSERT_EQ(urio_run(&c, workload, NULL, &r), 0);
+	ASSERT_EQ(r, 0);
+	c.ring_entries = 16385;
+	ASSERT_EQ(urio_run(&c, workload, NULL, &r), 0);
+	ASSERT_EQ(r, 0);
+}
+
+#ifdef URIO_FAULT
+static bool poll_forced(void)
+{
+	const char *b = getenv("URIO_BACKEND");
+	return b && !strcmp(b, "poll");
+}
+
 /* Starts a runtime, checks its backend and flags, runs the workload. */
 static void run_expect(unsigned workers, unsigned entries, bool ring,
 		       unsigned flags)
@@ -82,19 +95,6 @@ static void run_expect(unsigned workers, unsigned entries, bool ring,
 	urio_rt_free(rt);
 }
 
-static void large_rings(unsigned workers)
-{
-	/* 4x the SQ would pass the kernel's CQ maximum without a clamp */
-	urio_config c = {.workers = workers, .ring_entries = 32768};
-	intptr_t r = -1;
-	ASSERT_EQ(urio_run(&c, workload, NULL, &r), 0);
-	ASSERT_EQ(r, 0);
-	c.ring_entries = 16385;
-	ASSERT_EQ(urio_run(&c, workload, NULL, &r), 0);
-	ASSERT_EQ(r, 0);
-}
-
-#ifdef URIO_FAULT
 static const struct {
 	unsigned refuse; /* setup flags the "kernel" lacks */
 	bool ring;
