@@ -262,6 +262,8 @@ struct urio__worker {
 	unsigned lifo_streak;
 	uint64_t tick;
 	uint32_t rng;
+	bool fuzz;          /* seeded random scheduling decisions (fuzz.c) */
+	uint64_t fuzz_rng;
 	bool spinning;
 	int efd;            /* eventfd wake fallback */
 	uint64_t efd_buf;
@@ -424,6 +426,14 @@ bool urio__ring_ready(struct urio__worker *w);
 /* Blocks until a completion, a wake, or the next timer. */
 void urio__ring_wait(struct urio__worker *w);
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);
+
+/* --- schedule fuzzing (fuzz.c) ----------------------------------------- */
+/* Turns it on for rt's workers when URIO_FUZZ_SEED is set. */
+void urio__fuzz_init(urio_rt *rt);
+/* A seeded 1-in-one_in decision of a fuzzing worker. */
+bool urio__fuzz_coin(struct urio__worker *w, unsigned one_in);
+/* Maybe yields the task that just resumed from a wait (no lock held). */
+void urio__fuzz_after_wait(void);
 
 /* --- stuck-worker watchdog (watchdog.c) ------------------------------- */
 struct urio__watchdog;

@@ -175,6 +175,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 			return NULL;
 		}
 	}
+	urio__fuzz_init(rt);
 	urio__stack_overflow_handler_install();
 
 	unsigned n = 0;

@@ -89,6 +89,14 @@ void urio__ready(urio_task *t, bool lifo)
 		urio__foreign_exit(rt, true);
 		return;
 	}
+	if (urio__unlikely(w->fuzz)) {
+		/* the slot or the queue; now and then the global queue */
+		lifo = urio__fuzz_coin(w, 2);
+		if (!lifo && urio__fuzz_coin(w, 8)) {
+			urio__global_push(rt, t, t, 1);
+			goto wake;
+		}
+	}
 	if (lifo) {
 		t = atomic_exchange(&w->runnext, t);
 		if (!t)
@@ -134,6 +142,8 @@ static urio_task *local_next(struct urio__worker *w)
 	/* a plain load first: the locked exchange is only paid when the slot
 	 * holds a task (thieves may empty it meanwhile, hence the exchange) */
 	bool lifo = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+	if (lifo && urio__unlikely(w->fuzz) && urio__fuzz_coin(w, 2))
+		w->lifo_streak = URIO__LIFO_CAP; /* the queue first this time */
 	if (lifo && w->lifo_streak < URIO__LIFO_CAP &&
 	    (t = atomic_exchange(&w->runnext, NULL))) {
 		w->lifo_streak++;
@@ -358,6 +368,8 @@ static urio_task *next_direct(struct urio__worker *w)
 	uint64_t tick = w->tick + 1;
 	if (tick % URIO__POLL_EVERY == 0 || tick % URIO__GLOBAL_EVERY == 0)
 		return NULL;
+	if (urio__unlikely(w->fuzz) && urio__fuzz_coin(w, 4))
+		return NULL; /* a pass through the scheduler instead */
 	urio_task *t = local_next(w);
 	if (t) {
 		w->tick = tick;

@@ -333,7 +333,10 @@ int32_t urio__wait_end(struct urio__wait *w, void (*after)(void *),
 	urio__task_lock(t);
 	t->wait = NULL;
 	urio__task_unlock(t);
-	return w->res;
+	int32_t res = w->res;
+	if (urio__unlikely(urio__cur_worker()->fuzz))
+		urio__fuzz_after_wait();
+	return res;
 }
 
 /* --- public task API ------------------------------------------------------ */
