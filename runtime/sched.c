@@ -373,10 +373,11 @@ static urio_task *next_direct(struct urio__worker *w)
 	urio_task *t = local_next(w);
 	if (t) {
 		w->tick = tick;
-		atomic_store_explicit(&w->beat, tick, memory_order_relaxed);
 		stop_spinning(w);
 		if (urio__unlikely(!t->sp))
 			urio__task_first_run(w, t);
+		/* release: the watchdog reads t's stack after its acquire */
+		atomic_store_explicit(&w->beat, tick, memory_order_release);
 	}
 	return t;
 }
@@ -407,10 +408,11 @@ void urio__suspend(int post, void (*after)(void *), void *arg)
 
 static void run(struct urio__worker *w, urio_task *t)
 {
-	atomic_store_explicit(&w->beat, w->tick, memory_order_relaxed);
 	atomic_store_explicit(&w->cur, t, memory_order_relaxed);
 	if (urio__unlikely(!t->sp))
 		urio__task_first_run(w, t);
+	/* release: the watchdog reads t's stack after its acquire */
+	atomic_store_explicit(&w->beat, w->tick, memory_order_release);
 	urio__switch_to_task(w, t);
 	atomic_store_explicit(&w->cur, NULL, memory_order_relaxed);
 	urio__run_post(w);

@@ -216,11 +216,16 @@ static bool find_task(urio_rt *rt, const void *cur, struct stuck *s)
 		urio__spin_lock(&v->reg_lock);
 		for (uint32_t k = 0; k < v->nreg && !found; k++) {
 			urio_task *t = urio__reg_at(v, k);
-			if (t != cur)
+			/* a finished task may sit here for its shard's owner */
+			if (t != cur || atomic_load_explicit(&t->jstate,
+						memory_order_relaxed) ==
+						URIO__J_DONE)
 				continue;
 			found = true;
 			s->id = t->id;
+			urio__task_lock(t); /* urio_task_set_name's lock */
 			memcpy(s->name, t->name, sizeof(s->name));
+			urio__task_unlock(t);
 			s->name[sizeof(s->name) - 1] = 0;
 			if (s->nr >= 0 && s->words && t->stack)
 				s->nwords = copy_stack(s->words,
@@ -334,12 +339,13 @@ static void check(struct urio__watchdog *wd, uint64_t now)
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *w = &rt->workers[i];
 		struct seen *s = &wd->seen[i];
-		/* relaxed: only compared; a stale value delays a report by
-		 * one period at most */
+		/* acquire pairs with the release stores in sched.c: the
+		 * running task's first-run set-up (its stack) and cur are
+		 * visible; a stale pair delays a report by a period at most */
+		uint64_t beat = atomic_load_explicit(&w->beat,
+						     memory_order_acquire);
 		const void *cur = atomic_load_explicit(&w->cur,
 						       memory_order_relaxed);
-		uint64_t beat = atomic_load_explicit(&w->beat,
-						     memory_order_relaxed);
 		if (!cur || cur != s->cur || beat != s->beat) {
 			*s = (struct seen){cur, beat, now, false};
 			atomic_store_explicit(&w->stuck_since, 0,
