@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <urio/scope.h>
 
+#include "fault.h"
 #include "op.h"
 #include "../runtime/probes.h"
 
@@ -41,6 +42,12 @@ const char *urio__op_name(int opcode)
 	return names[opcode];
 }
 
+static bool is_rw(int op)
+{
+	return op == IORING_OP_READ || op == IORING_OP_WRITE ||
+	       op == IORING_OP_RECV || op == IORING_OP_SEND;
+}
+
 struct io_uring_sqe *urio__op_start(struct urio__wait *w, int opcode, int fd,
 				    int32_t *err)
 {
@@ -56,6 +63,9 @@ struct io_uring_sqe *urio__op_start(struct urio__wait *w, int opcode, int fd,
 
 int32_t urio__op_finish(struct urio__wait *w, struct io_uring_sqe *sqe)
 {
+	if (sqe->len > 1 && is_rw(sqe->opcode) &&
+	    urio__fault(URIO__FAULT_SHORT_IO))
+		sqe->len /= 2; /* a short transfer, as the kernel may make */
 	io_uring_sqe_set_data(sqe, w);
 	URIO_PROBE3(op_submit, w->owner->index, sqe->opcode, w->fd);
 	w->owner->inflight++;

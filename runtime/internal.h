@@ -286,6 +286,9 @@ struct urio__worker {
 	pthread_t thread;
 	void *sched_sp;
 	_Atomic(urio_task *) cur; /* stored relaxed; introspect.c reads it */
+	/* the tick of the last switch to a task, stored relaxed on each;
+	 * the watchdog (watchdog.c) reads it with cur */
+	_Atomic uint64_t beat;
 	/* What runs right after a task switched out, on whatever context
 	 * comes next (the scheduler or, with a direct switch, the next task):
 	 * post_task is that task, NULL when nothing is pending. */
@@ -297,9 +300,13 @@ struct urio__worker {
 	struct io_uring ring;
 	unsigned inflight;  /* ops submitted or prepared, not yet reaped */
 	bool sq_waited;     /* SQEs were left pending by the last busy poll */
+	/* the CQE loop runs: what needs an SQE waits until it is done */
+	bool reaping, efd_rearm, wake_deferred;
 	unsigned lifo_streak;
 	uint64_t tick;
 	uint32_t rng;
+	bool fuzz;          /* seeded random scheduling decisions (fuzz.c) */
+	uint64_t fuzz_rng;
 	bool spinning;
 	void *bufring;      /* provided receive buffers (io/bufring.c) */
 	int efd;            /* eventfd wake fallback */
@@ -324,6 +331,15 @@ struct urio__worker {
 	/* finished tasks of other registry shards, batched per shard */
 	urio_task **gone;
 	unsigned *ngone;
+
+	/* watchdog.c: when the running task was seen stuck (0: it is not),
+	 * and the pcs the stuck thread records on its signal */
+	int tid;
+	_Atomic uint64_t stuck_since;
+	_Atomic bool wd_want;
+	_Atomic unsigned wd_npcs;
+#define URIO__WD_PCS 16
+	uintptr_t wd_pcs[URIO__WD_PCS];
 
 	void *tsan_fiber;
 	void *asan_fake;
@@ -354,6 +370,7 @@ struct urio__worker {
 	_Alignas(64) struct {
 		_Atomic uint64_t spawned, finished, steals, stolen, parks, wakes;
 		_Atomic uint64_t submits, ops, overflow_flushes;
+		_Atomic uint64_t stuck; /* by the watchdog thread */
 	} st;
 } __attribute__((aligned(64)));
 
@@ -375,6 +392,7 @@ struct urio_rt {
 	 * woken task may finish and urio_rt_free start before they return */
 	_Atomic unsigned foreign_callers;
 	_Atomic bool shutdown;
+	struct urio__watchdog *watchdog; /* NULL when off */
 	/* the worker threads alive and urio_rt_free's caller: the last one
 	 * frees rt (a worker stuck in a call that ignores cancellation may
 	 * outlive urio_rt_free) */
@@ -426,6 +444,10 @@ void urio__global_push(urio_rt *rt, urio_task *first, urio_task *last,
 bool urio__foreign_enter(urio_rt *rt);
 void urio__foreign_exit(urio_rt *rt, bool entered);
 void urio__wake_one(urio_rt *rt);
+/* Some queue of rt holds a runnable task (seq_cst loads). */
+bool urio__work_queued(urio_rt *rt);
+/* The wake urio__ready skipped while w reaped completions (ring.c). */
+void urio__wake_deferred(struct urio__worker *w);
 void urio__wake_worker(struct urio__worker *target);
 void urio__worker_msg(struct urio__worker *target, struct urio__msg *m);
 /* Frees w's undelivered messages, once its thread has exited. */
@@ -442,6 +464,9 @@ bool urio__wake_msgring_post(struct urio__worker *from,
 			     struct urio__worker *target);
 
 /* --- ring (ring.c) ------------------------------------------------------ */
+/* Picks rt->ring_flags: the first rung of the set-up ladder the kernel
+ * accepts, or -errno (the caller falls back to poll(2)). */
+int urio__ring_choose(urio_rt *rt);
 int urio__ring_init(struct urio__worker *w);
 /* A free SQE on the current worker's ring; submits to make room if full. */
 struct io_uring_sqe *urio__sqe(struct urio__worker *w);
@@ -452,6 +477,20 @@ bool urio__ring_ready(struct urio__worker *w);
 /* Blocks until a completion, a wake, or the next timer. */
 void urio__ring_wait(struct urio__worker *w);
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);
+
+/* --- schedule fuzzing (fuzz.c) ----------------------------------------- */
+/* Turns it on for rt's workers when URIO_FUZZ_SEED is set. */
+void urio__fuzz_init(urio_rt *rt);
+/* A seeded 1-in-one_in decision of a fuzzing worker. */
+bool urio__fuzz_coin(struct urio__worker *w, unsigned one_in);
+/* Maybe yields the task that just resumed from a wait (no lock held). */
+void urio__fuzz_after_wait(void);
+
+/* --- stuck-worker watchdog (watchdog.c) ------------------------------- */
+struct urio__watchdog;
+/* Starts rt's watchdog thread unless it is off; 0 or -errno. */
+int urio__watchdog_start(urio_rt *rt);
+void urio__watchdog_stop(urio_rt *rt);
 
 /* --- introspection (introspect.c): runtimes register for urio-ps ----- */
 void urio__introspect_rt_add(urio_rt *rt);

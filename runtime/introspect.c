@@ -70,6 +70,8 @@ struct rt_snap {
 	bool no_ring;
 	const void **cur; /* per worker: the task it runs, then its row */
 	bool *parked;
+	uint64_t *stuck_since; /* per worker: the watchdog's finding, or 0 */
+	uint64_t now;
 	struct row *rows; /* sorted by id */
 	size_t n;
 };
@@ -191,7 +193,9 @@ static int snap_rt(struct rt_snap *rs, struct rt_node *node, urio_task *self)
 	rs->no_ring = rt->no_ring;
 	rs->cur = calloc(rt->nworkers, sizeof(*rs->cur));
 	rs->parked = calloc(rt->nworkers, sizeof(*rs->parked));
-	if (!rs->cur || !rs->parked)
+	rs->stuck_since = calloc(rt->nworkers, sizeof(*rs->stuck_since));
+	rs->now = urio__now_ns();
+	if (!rs->cur || !rs->parked || !rs->stuck_since)
 		return -ENOMEM;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		/* relaxed: only compared, pairs with the owner's relaxed
@@ -200,6 +204,8 @@ static int snap_rt(struct rt_snap *rs, struct rt_node *node, urio_task *self)
 						  memory_order_relaxed);
 		rs->parked[i] = atomic_load_explicit(&rt->workers[i].parked,
 						     memory_order_relaxed);
+		rs->stuck_since[i] = atomic_load_explicit(
+			&rt->workers[i].stuck_since, memory_order_relaxed);
 	}
 	size_t cap = urio__live_tasks(rt);
 	cap += cap / 8 + 64;
@@ -246,6 +252,7 @@ static void snap_free(struct snap *s)
 	for (unsigned i = 0; i < s->nrts; i++) {
 		free(s->rts[i].cur);
 		free(s->rts[i].parked);
+		free(s->rts[i].stuck_since);
 		free(s->rts[i].rows);
 	}
 	free(s->rts);
@@ -344,7 +351,13 @@ static void print_rt_header(FILE *out, const struct rt_snap *rs,
 		rs->n == 1 ? "" : "s");
 	for (unsigned k = 0; workers && k < rs->nworkers; k++) {
 		const struct row *r = rs->cur[k];
-		if (r)
+		uint64_t since = rs->stuck_since[k];
+		if (r && since && since < rs->now)
+			fprintf(out, "  worker %u: running task %llu '%s', "
+				     "STUCK for %llu ms (watchdog)\n",
+				k, (unsigned long long)r->id, r->name,
+				(unsigned long long)(rs->now - since) / 1000000);
+		else if (r)
 			fprintf(out, "  worker %u: running task %llu '%s'\n",
 				k, (unsigned long long)r->id, r->name);
 		else

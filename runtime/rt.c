@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fiber.h"
 #include "internal.h"
 
@@ -57,6 +58,22 @@ static int apply_defaults(urio_config *c)
 	if (c->workers > MAX_WORKERS || c->stack_size < URIO__MIN_STACK ||
 	    c->ring_entries > 32768)
 		return -EINVAL;
+	return 0;
+}
+
+/* Picks the ring flags, or the poll(2) backend when no rung of the ladder
+ * makes a ring; running out of fds is an error, not a reason to switch. */
+static int ring_or_poll(urio_rt *rt)
+{
+	int r = urio__ring_choose(rt);
+	if (r == -EMFILE || r == -ENFILE)
+		return r;
+	if (r < 0) {
+		fprintf(stderr, "urio: no io_uring set-up works (%s): using "
+				"poll(2) and blocking file I/O\n",
+			strerror(-r));
+		rt->no_ring = true;
+	}
 	return 0;
 }
 
@@ -136,12 +153,21 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		said = true;
 		no_ring = true;
 	}
-	urio_rt *rt = calloc(1, sizeof(*rt));
-	if (!rt)
+	urio_rt *rt = urio__fault(URIO__FAULT_ALLOC) ? NULL
+						     : calloc(1, sizeof(*rt));
+	if (!rt) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	rt->cfg = c;
 	rt->nworkers = c.workers;
 	rt->no_ring = no_ring;
+	if (!no_ring && (err = ring_or_poll(rt)) < 0) {
+		free(rt);
+		errno = -err;
+		return NULL;
+	}
+	no_ring = rt->no_ring;
 	rt->msg_ring = urio__feat.msg_ring && !no_ring &&
 		       !(c.flags & URIO_CFG_EVENTFD_WAKE);
 	pthread_mutex_init(&rt->gq_mu, NULL);
@@ -173,6 +199,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 			return NULL;
 		}
 	}
+	urio__fuzz_init(rt);
 	urio__stack_overflow_handler_install();
 
 	unsigned n = 0;
@@ -188,6 +215,8 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 	if (!err)
 		err = rt->start_err;
 	pthread_mutex_unlock(&rt->start_mu);
+	if (!err)
+		err = urio__watchdog_start(rt);
 	if (err < 0) {
 		/* the threads' refs never drop the count to 0 here */
 		stop_workers(rt, n, UINT64_MAX);
@@ -322,6 +351,7 @@ void urio_rt_free(urio_rt *rt)
 	/* acquire pairs with urio__foreign_exit */
 	while (atomic_load_explicit(&rt->foreign_callers, memory_order_acquire))
 		sched_yield();
+	urio__watchdog_stop(rt);
 	uint64_t now = urio__now_ns();
 	unsigned left = stop_workers(rt, rt->nworkers,
 				     (limit > now ? limit : now) + JOIN_GRACE_NS);
@@ -368,6 +398,7 @@ void urio_rt_stats(urio_rt *rt, urio_stats *out)
 		out->submits += atomic_load(&w->st.submits);
 		out->ops += atomic_load(&w->st.ops);
 		out->cq_overflow_flushes += atomic_load(&w->st.overflow_flushes);
+		out->stuck_reports += atomic_load(&w->st.stuck);
 	}
 	out->spawned += atomic_load(&rt->foreign_spawned);
 	out->live_tasks = urio__live_tasks(rt);

@@ -90,6 +90,14 @@ void urio__ready(urio_task *t, bool lifo)
 		urio__foreign_exit(rt, true);
 		return;
 	}
+	if (urio__unlikely(w->fuzz)) {
+		/* the slot or the queue; now and then the global queue */
+		lifo = urio__fuzz_coin(w, 2);
+		if (!lifo && urio__fuzz_coin(w, 8)) {
+			urio__global_push(rt, t, t, 1);
+			goto wake;
+		}
+	}
 	if (lifo) {
 		t = atomic_exchange(&w->runnext, t);
 		if (!t)
@@ -105,6 +113,17 @@ void urio__ready(urio_task *t, bool lifo)
 	 * path's seq_cst exchange is a full fence already. */
 	atomic_thread_fence(memory_order_seq_cst);
 wake:
+	if (urio__unlikely(w->reaping)) {
+		/* a wake may need an SQE: ring.c wakes after its CQE loop */
+		w->wake_deferred = true;
+		return;
+	}
+	urio__wake_deferred(w);
+}
+
+void urio__wake_deferred(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
 	/* seq_cst load pairs with the parking worker's nidle increment */
 	if (atomic_load(&rt->nidle) && !atomic_load(&rt->nspinning))
 		urio__wake_one(rt);
@@ -132,6 +151,8 @@ static urio_task *local_next(struct urio__worker *w)
 	/* a plain load first: the locked exchange is only paid when the slot
 	 * holds a task (thieves may empty it meanwhile, hence the exchange) */
 	bool lifo = atomic_load_explicit(&w->runnext, memory_order_relaxed);
+	if (lifo && urio__unlikely(w->fuzz) && urio__fuzz_coin(w, 2))
+		w->lifo_streak = URIO__LIFO_CAP; /* the queue first this time */
 	if (lifo && w->lifo_streak < URIO__LIFO_CAP &&
 	    (t = atomic_exchange(&w->runnext, NULL))) {
 		w->lifo_streak++;
@@ -215,12 +236,9 @@ static void poll_all(struct urio__worker *w, bool busy)
 	urio__io_poll(w, busy);
 }
 
-/* Is there anything a parking worker must not sleep through? */
-static bool work_visible(struct urio__worker *w)
+bool urio__work_queued(urio_rt *rt)
 {
-	urio_rt *rt = w->rt;
-	if (atomic_load(&rt->gq_len) || atomic_load(&w->msgs) ||
-	    atomic_load(&rt->shutdown))
+	if (atomic_load(&rt->gq_len))
 		return true;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urio__worker *v = &rt->workers[i];
@@ -228,6 +246,14 @@ static bool work_visible(struct urio__worker *w)
 			return true;
 	}
 	return false;
+}
+
+/* Is there anything a parking worker must not sleep through? */
+static bool work_visible(struct urio__worker *w)
+{
+	urio_rt *rt = w->rt;
+	return atomic_load(&w->msgs) || atomic_load(&rt->shutdown) ||
+	       urio__work_queued(rt);
 }
 
 /* Steals for a short while (~20 us) before giving up: a worker that parks
@@ -362,12 +388,16 @@ static urio_task *next_direct(struct urio__worker *w)
 	uint64_t tick = w->tick + 1;
 	if (tick % URIO__POLL_EVERY == 0 || tick % URIO__GLOBAL_EVERY == 0)
 		return NULL;
+	if (urio__unlikely(w->fuzz) && urio__fuzz_coin(w, 4))
+		return NULL; /* a pass through the scheduler instead */
 	urio_task *t = local_next(w);
 	if (t) {
 		w->tick = tick;
 		stop_spinning(w);
 		if (urio__unlikely(!t->sp))
 			urio__task_first_run(w, t);
+		/* release: the watchdog reads t's stack after its acquire */
+		atomic_store_explicit(&w->beat, tick, memory_order_release);
 	}
 	return t;
 }
@@ -418,6 +448,8 @@ static void run(struct urio__worker *w, urio_task *t)
 	if (urio__unlikely(!t->sp))
 		urio__task_first_run(w, t);
 	URIO_PROBE2(task_switch, w->index, t->id);
+	/* release: the watchdog reads t's stack after its acquire */
+	atomic_store_explicit(&w->beat, w->tick, memory_order_release);
 	urio__switch_to_task(w, t);
 	atomic_store_explicit(&w->cur, NULL, memory_order_relaxed);
 	urio__run_post(w);

@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fiber.h"
 #include "internal.h"
 
@@ -91,6 +92,9 @@ static long read_map_limit(void)
 
 static int install_guard(char *map, size_t guard)
 {
+	/* both madvise and mprotect fail so at vm.max_map_count */
+	if (urio__fault(URIO__FAULT_MAPCOUNT))
+		return -ENOMEM;
 	int mode = atomic_load(&guard_mode);
 	if (mode != 2) {
 		if (madvise(map, guard, MADV_GUARD_INSTALL) == 0) {
@@ -127,6 +131,10 @@ static struct urio__stack *stack_map(size_t size)
 	}
 	size_t usable = (size + sizeof(struct urio__stack) + ps - 1) & ~(ps - 1);
 	size_t map_size = guard + usable;
+	if (urio__fault(URIO__FAULT_MMAP)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED)
@@ -146,6 +154,7 @@ static struct urio__stack *stack_map(size_t size)
 	s->size = (size_t)((char *)s - s->lo);
 	/* memcheck must know a stack switch from a wild write */
 	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s);
+	urio__fault_gauge(URIO__GAUGE_STACKS, 1);
 	return s;
 }
 
@@ -159,6 +168,7 @@ static void stack_unmap(struct urio__stack *s)
 #endif
 	if (atomic_load(&guard_mode) == 2)
 		atomic_fetch_sub(&mprotect_stacks, 1);
+	urio__fault_gauge(URIO__GAUGE_STACKS, -1);
 	munmap(s->map, s->map_size);
 }
 

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fiber.h"
 #include "internal.h"
 #include "probes.h"
@@ -176,9 +177,12 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 		errno = EINVAL;
 		return NULL;
 	}
-	urio_task *t = calloc(1, sizeof(*t));
-	if (!t)
+	urio_task *t = urio__fault(URIO__FAULT_ALLOC) ? NULL
+						      : calloc(1, sizeof(*t));
+	if (!t) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	t->stack = urio__stack_get(w, stack_size ? stack_size
 						 : rt->cfg.stack_size,
 				   &t->stack_size);
@@ -353,7 +357,10 @@ int32_t urio__wait_end(struct urio__wait *w, void (*after)(void *),
 	urio__task_lock(t);
 	t->wait = NULL;
 	urio__task_unlock(t);
-	return w->res;
+	int32_t res = w->res;
+	if (urio__unlikely(urio__cur_worker()->fuzz))
+		urio__fuzz_after_wait();
+	return res;
 }
 
 /* --- public task API ------------------------------------------------------ */

@@ -3,7 +3,9 @@
 # missing, then builds and runs ctest four times: a release build, the
 # same with link-time optimisation (as distributions build packages), an
 # ASan+UBSan build, and a TSan build with clang (GCC 12's TSan reports
-# false races on fences). URIO_SOAK=1 also registers the long soaks.
+# false races on fences); the two sanitizer builds also have the fault
+# injection points (-DURIO_FAULT=ON, tests/fault.c, tests/ring_ladder.c).
+# URIO_SOAK=1 also registers the long soaks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh build test
@@ -18,6 +20,7 @@ run() { # name, cmake args...
 }
 run release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run lto -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON
-run asan -DCMAKE_BUILD_TYPE=Debug -DURIO_SANITIZE=address
-run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DURIO_SANITIZE=thread \
+# the sanitizer builds also carry the fault injection points (fault.c)
+run asan -DCMAKE_BUILD_TYPE=Debug -DURIO_SANITIZE=address -DURIO_FAULT=ON
+run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DURIO_SANITIZE=thread -DURIO_FAULT=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++

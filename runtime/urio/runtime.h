@@ -28,6 +28,10 @@ typedef struct urio_config {
 	size_t stack_size;     /* per-task stack; 0 = 256 KiB (lazily committed) */
 	unsigned ring_entries; /* SQ entries per worker ring; 0 = 256 */
 	unsigned flags;        /* URIO_CFG_* */
+	/* Report a task that runs this long without suspending (it holds up
+	 * its worker's timers and completions); 0 = 1000 ms. Also
+	 * URIO_WATCHDOG_MS=n (0 = off), which overrides it. */
+	unsigned watchdog_ms;
 	/* How long urio_rt_free waits for tasks to finish once cancelled;
 	 * 0 = 10 s. A task stuck in a call that ignores cancellation (a
 	 * blocking syscall, a loop) is then reported and left running. */
@@ -44,6 +48,8 @@ typedef struct urio_config {
 /* Do not use io_uring: poll(2) for sockets and pipes, blocking calls for
  * files. Chosen by itself when io_uring is missing; also URIO_BACKEND=poll. */
 #define URIO_CFG_NO_RING (1u << 3)
+/* No stuck-task watchdog thread (see watchdog_ms). */
+#define URIO_CFG_NO_WATCHDOG (1u << 4)
 
 /* Runs main(arg) as a task on a new runtime and returns when it returns.
  * Tasks still alive then are cancelled and waited for. *result (may be NULL)
@@ -113,6 +119,7 @@ URIO_API int urio_sleep_ns(uint64_t ns);
 typedef struct urio_stats {
 	uint64_t spawned, finished, steals, stolen_tasks, parks, wakes_sent;
 	uint64_t submits, ops, cq_overflow_flushes, live_tasks;
+	uint64_t stuck_reports; /* tasks the watchdog found running too long */
 	unsigned workers;
 	unsigned ring_flags; /* IORING_SETUP_* flags the rings were made with */
 	bool msg_ring_wake;  /* cross-worker wake uses IORING_OP_MSG_RING */
