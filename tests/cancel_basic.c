@@ -602,7 +602,7 @@ static void open_fds(void)
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	ASSERT_EQ(bind(listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ASSERT_EQ(listen(listen_fd, 8), 0);
+	ASSERT_EQ(listen(listen_fd, 64), 0);
 }
 
 int main(void)
