@@ -537,7 +537,8 @@ bool urio__op_supported(int op);
 uint64_t urio__now_ns(void);
 int urio__timer_add(struct urio__worker *w, struct urio__wait *t);
 void urio__timer_del(struct urio__worker *w, struct urio__wait *t);
-/* Fires due timers; returns ns until the next one, or UINT64_MAX. */
+/* Fires due timers; returns 0 if any fired (work may be ready), else ns
+ * until the next one, or UINT64_MAX. */
 uint64_t urio__timers_run(struct urio__worker *w);
 void urio__timers_drop(struct urio__worker *w);
 

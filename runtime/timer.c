@@ -88,9 +88,11 @@ uint64_t urio__timers_run(struct urio__worker *w)
 	if (w->nheap == 0)
 		return UINT64_MAX;
 	uint64_t now = urio__now_ns();
+	bool fired = false;
 	while (w->nheap && w->heap[0]->when <= now) {
 		struct urio__wait *t = w->heap[0];
 		urio__timer_del(w, t);
+		fired = true;
 		if (t->fire) {
 			t->fire(t);
 			continue;
@@ -98,6 +100,11 @@ uint64_t urio__timers_run(struct urio__worker *w)
 		t->res = 0;
 		urio__ready(t->task, false);
 	}
+	/* 0 once something fired: it may have readied a task on this worker,
+	 * which must not go to sleep over it (a parking worker runs timers
+	 * after its last look for work) */
+	if (fired)
+		return 0;
 	return w->nheap ? w->heap[0]->when - now : UINT64_MAX;
 }
 
