@@ -9,7 +9,7 @@
  *                         still fuzzes some)
  *   URIO_FUZZ_FIRST=k     first seed (default 1)
  *   URIO_FUZZ_SUITES=a,b  suites (default with,cancel_basic,future,group,
- *                         sched and the sync, pool and generator ones)
+ *                         sched)
  * The environment (URIO_BACKEND=poll included) passes to the suites. */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,8 +86,7 @@ static unsigned load_suites(struct suite *s)
 	const char *list = getenv("URIO_FUZZ_SUITES");
 	char buf[512];
 	snprintf(buf, sizeof(buf), "%s",
-		 list ? list : "with,cancel_basic,future,group,sched,"
-			     "sync_sem,sync_mutex,sync_chan,sync_event,pool,gen");
+		 list ? list : "with,cancel_basic,future,group,sched");
 	unsigned n = 0;
 	for (char *save, *tok = strtok_r(buf, ",", &save);
 	     tok && n < MAX_SUITES; tok = strtok_r(NULL, ",", &save)) {
