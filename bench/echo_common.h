@@ -5,6 +5,10 @@
 #define URIO_BENCH_ECHO_COMMON_H
 
 #include <errno.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +63,42 @@ static inline int echo_listen(int port)
 		return -1;
 	}
 	return fd;
+}
+
+/* main() of a blocking thread-per-connection server: PORT from argv, a
+ * detached thread running conn((void *)(intptr_t)fd) per accepted
+ * connection, until SIGTERM/SIGINT. */
+static inline int echo_thread_per_conn_main(const char *name, int argc,
+					    char **argv,
+					    void *(*conn)(void *))
+{
+	int port = argc == 2 ? atoi(argv[1]) : 0;
+	if (port <= 0 || port > 65535) {
+		fprintf(stderr, "usage: %s PORT\n", name);
+		return 2;
+	}
+	int lfd = echo_listen(port);
+	if (lfd < 0)
+		return 1;
+	echo_stop_on_signals();
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 64 << 10);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	while (!echo_stopping) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				usleep(10000);
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		pthread_t t;
+		if (pthread_create(&t, &at, conn, (void *)(intptr_t)fd) != 0)
+			close(fd);
+	}
+	return 0;
 }
 
 #endif

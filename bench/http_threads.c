@@ -96,31 +96,5 @@ out:
 
 int main(int argc, char **argv)
 {
-	int port = argc == 2 ? atoi(argv[1]) : 0;
-	if (port <= 0 || port > 65535) {
-		fprintf(stderr, "usage: http-threads PORT\n");
-		return 2;
-	}
-	int lfd = echo_listen(port);
-	if (lfd < 0)
-		return 1;
-	echo_stop_on_signals();
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setstacksize(&at, 64 << 10);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	while (!echo_stopping) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				usleep(10000);
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		pthread_t t;
-		if (pthread_create(&t, &at, conn, (void *)(intptr_t)fd) != 0)
-			close(fd);
-	}
-	return 0;
+	return echo_thread_per_conn_main("http-threads", argc, argv, conn);
 }
