@@ -3,12 +3,16 @@
 # Usage: tools/deps.sh [build|test|bench|servers]...   (build is always included)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libjemalloc-dev systemtap-sdt-dev)
+# the client libraries' dependencies and the real servers their tests and
+# benchmarks start (io/redis, io/pg, io/http)
+clients=(libhiredis-dev libpq-dev redis-server postgresql nginx-light
+  libhttp-parser-dev)
 for want in "$@"; do
   case "$want" in
     build) ;;
     test) pkgs+=(clang libclang-rt-14-dev valgrind libhttp-parser-dev
-      libc6-dev-arm64-cross) ;;
-    bench) pkgs+=(g++ libbenchmark-dev libboost-context-dev fio) ;;
+      libc6-dev-arm64-cross spin "${clients[@]}") ;;
+    bench) pkgs+=(g++ libbenchmark-dev libboost-context-dev fio "${clients[@]}") ;;
     servers) pkgs+=(libhttp-parser-dev wrk nginx-light gnuplot-nox util-linux) ;;
     *) echo "deps.sh: unknown set '$want'" >&2; exit 2 ;;
   esac
