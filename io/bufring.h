@@ -18,6 +18,9 @@ void urio__bufring_take(urio_buf *b, struct urio__worker *w, int32_t res,
 			uint32_t flags);
 /* A plain recv into a buffer of its own (the ring is dry or missing). */
 ssize_t urio__recv_plain(int fd, urio_buf *b, int flags);
+/* Adds buffers to w's ring after a receive found it dry: false when it
+ * holds the configured count already (or memory is short). Any thread. */
+bool urio__bufring_grow(struct urio__worker *w);
 /* Counts a receive that found the ring dry. */
 void urio__bufring_dry(void);
 

@@ -66,8 +66,10 @@ ssize_t urio_reader_recv(urio_reader *r, urio_buf *b)
 		if (k == 1) {
 			/* queued chunks came from the ring of the op's owner */
 			urio__bufring_take(b, r->m.owner, c.res, c.flags);
-			if (c.res == -ENOBUFS) {
+			if (c.res == -ENOBUFS) { /* the multishot ended */
 				urio__bufring_dry();
+				if (urio__bufring_grow(r->m.owner))
+					continue;
 				return urio__recv_plain(r->m.fd, b, r->flags);
 			}
 			if (c.res == -EINVAL && !r->got_data) {

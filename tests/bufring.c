@@ -241,6 +241,39 @@ static intptr_t reader_free_queued(void *arg)
 	return 0;
 }
 
+/* The ring starts small and grows as receives find it dry, up to the
+ * configured count: NPAIRS buffers held at once all come from the ring
+ * when the count allows it; past the count the rest are plain buffers. */
+#define NPAIRS 300
+static intptr_t ring_grows(void *arg)
+{
+	unsigned cap = (unsigned)(uintptr_t)arg;
+	static int sv[NPAIRS][2];
+	static urio_buf b[NPAIRS];
+	unsigned from_ring = 0;
+	for (int i = 0; i < NPAIRS; i++) {
+		ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				     sv[i]), 0);
+		ASSERT_EQ(urio_send_all(sv[i][0], "x", 1, 0), 1);
+		ASSERT_EQ(urio_recv_buf(sv[i][1], &b[i], 0), 1);
+		ASSERT_EQ(((char *)b[i].data)[0], 'x');
+		from_ring += b[i].owner != NULL;
+	}
+	const char *be = getenv("URIO_BACKEND");
+	if (from_ring && !(be && !strcmp(be, "poll"))) {
+		if (cap >= NPAIRS)
+			ASSERT_EQ(from_ring, NPAIRS);
+		else if (workers == 1)
+			ASSERT_EQ(from_ring, cap);
+	}
+	for (int i = 0; i < NPAIRS; i++) {
+		urio_buf_release(&b[i]);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+	return 0;
+}
+
 static void run(const char *name, urio_fn fn, void *arg)
 {
 	urio_config cfg = {.workers = workers};
@@ -255,6 +288,9 @@ int main(void)
 	urio_buf b;
 	ASSERT_EQ(urio_recv_buf(0, &b, 0), -EPERM);
 	urio_buf_release(NULL);
+	/* the default serves a few hundred connections from the ring */
+	workers = 1;
+	run("ring_grows_default", ring_grows, (void *)4096);
 	ASSERT_EQ(urio_buf_config(0, 64), -EINVAL);
 	ASSERT_EQ(urio_buf_config(3, 64), -EINVAL);
 	ASSERT_EQ(urio_buf_config(65536, 64), -EINVAL);
@@ -266,6 +302,12 @@ int main(void)
 		run("dry_ring_reader", dry_ring, "reader");
 		run("foreign_release", foreign_release, NULL);
 		run("reader_free_queued", reader_free_queued, NULL);
+	}
+	for (workers = 1; workers <= 2; workers++) {
+		ASSERT_EQ(urio_buf_config(512, 64), 0);
+		run("ring_grows", ring_grows, (void *)512);
+		ASSERT_EQ(urio_buf_config(256, 64), 0);
+		run("ring_grows_to_count", ring_grows, (void *)256);
 	}
 	return 0;
 }

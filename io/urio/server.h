@@ -78,9 +78,9 @@ URIO_API ssize_t urio_recv_buf(int fd, urio_buf *b, int flags);
 URIO_API void urio_buf_release(urio_buf *b);
 /* Receives, process-wide, that found their ring dry and fell back. */
 URIO_API uint64_t urio_buf_dry_count(void);
-/* Sizes the rings registered from now on: count buffers (a power of two,
- * 1 to 32768) of size bytes (1 to 1 MiB) per worker. Default 256 x 4 KiB.
- * Returns 0 or -EINVAL. */
+/* Sizes the rings registered from now on: up to count buffers (a power of
+ * two, 1 to 32768) of size bytes (1 to 1 MiB) per worker, allocated 256 at
+ * a time as receives find the ring dry. Default 4096 x 4 KiB. 0 or -EINVAL. */
 URIO_API int urio_buf_config(unsigned count, size_t size);
 
 /* A connection's receiver with a multishot recv (Linux 6.0) kept armed:
