@@ -11,6 +11,7 @@
 #include <urio/io.h>
 
 #include "fallback.h"
+#include "fault.h"
 
 int urio__fb_poll(int fd, short events)
 {
@@ -56,11 +57,18 @@ int urio__fb_blocking_check(void)
 	return urio_cancelled() ? -ECANCELED : 0;
 }
 
+/* Test builds: a short transfer now and then, as the kernel may make. */
+static size_t fault_len(size_t len)
+{
+	return len > 1 && urio__fault(URIO__FAULT_SHORT_IO) ? len / 2 : len;
+}
+
 ssize_t urio__fb_rw(int fd, void *buf, size_t len, off_t off, bool wr)
 {
 	ssize_t r = ready(fd, wr ? POLLOUT : POLLIN);
 	if (r < 0)
 		return r;
+	len = fault_len(len);
 	if (wr)
 		return ret(off < 0 ? write(fd, buf, len) : pwrite(fd, buf, len, off));
 	return ret(off < 0 ? read(fd, buf, len) : pread(fd, buf, len, off));
@@ -85,8 +93,9 @@ ssize_t urio__fb_sr(int fd, void *buf, size_t len, int flags, bool wr)
 		ssize_t r = ready(fd, wr ? POLLOUT : POLLIN);
 		if (r < 0)
 			return r;
-		r = wr ? send(fd, buf, len, flags | MSG_DONTWAIT)
-		       : recv(fd, buf, len, flags | MSG_DONTWAIT);
+		size_t n = fault_len(len);
+		r = wr ? send(fd, buf, n, flags | MSG_DONTWAIT)
+		       : recv(fd, buf, n, flags | MSG_DONTWAIT);
 		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			return ret(r);
 	}
