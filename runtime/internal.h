@@ -353,6 +353,10 @@ struct urio__worker {
 	_Alignas(64) _Atomic(urio_task *) runnext;
 	_Atomic(struct urio__msg *) msgs; /* MPSC: Treiber push, owner takes all */
 	_Atomic int parked;               /* 1 while parked and not yet claimed */
+	/* MSG_RING wakes aimed at this ring right now, and whether it is
+	 * closing: it is closed only once no sender can still name its fd */
+	_Atomic unsigned msg_senders;
+	_Atomic bool ring_closing;
 
 	/* live-task registry shard: a slot array, so adding or removing a
 	 * task writes no other task (a linked list wrote its neighbours,

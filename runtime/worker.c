@@ -1,6 +1,7 @@
 /* Worker threads: start-up (ring, wake channel, signal stack), the
  * thread-local "current worker", cross-thread wakeups and messages. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -33,12 +34,25 @@ __attribute__((noinline)) void urio__set_cur_worker(struct urio__worker *w)
 	urio__tls_worker = w;
 }
 
+/* A MSG_RING names the target ring by fd: a ring closed at shutdown
+ * could have its fd reused by another ring (a user's), which would get our
+ * message. Announce the send, then look (seq_cst both, Dekker style, as
+ * thread_teardown does the reverse); the submit holds the file from then. */
+static bool send_msgring(struct urio__worker *me, struct urio__worker *target)
+{
+	atomic_fetch_add(&target->msg_senders, 1);
+	bool sent = !atomic_load(&target->ring_closing) &&
+		    urio__wake_msgring_post(me, target);
+	atomic_fetch_sub(&target->msg_senders, 1);
+	return sent;
+}
+
 static void send_wake(struct urio__worker *target)
 {
 	struct urio__worker *me = urio__cur_worker();
 	atomic_fetch_add_explicit(&target->st.wakes, 1, memory_order_relaxed);
 	if (me && me->rt == target->rt && target->rt->msg_ring &&
-	    urio__wake_msgring_post(me, target))
+	    send_msgring(me, target))
 		return;
 	urio__wake_eventfd_post(target);
 }
@@ -139,6 +153,11 @@ static int thread_setup(struct urio__worker *w)
 static void thread_teardown(struct urio__worker *w)
 {
 	urio__registry_flush(w);
+	/* no MSG_RING may name the ring's fd once it is closed; a sender
+	 * that saw it open is inside one submit */
+	atomic_store(&w->ring_closing, true);
+	while (atomic_load(&w->msg_senders))
+		sched_yield();
 	/* the eventfd is closed by free_rt once no thread can write to it */
 	urio__io_fini(w);
 	urio__stack_pool_free(w);

@@ -173,7 +173,9 @@ static inline void proc_rmtree(const char *dir)
 	while (d && (e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+				     e->d_name) >= sizeof(path))
+			continue;
 		if (e->d_type == DT_DIR)
 			proc_rmtree(path);
 		else
