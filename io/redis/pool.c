@@ -1,8 +1,10 @@
 /* A pool of Redis connections on urio_pool. The address and options are
  * copied, so the caller's strings need not outlive the call. Whether a
- * connection goes back idle is decided by its own state, not only by the
- * caller's err: one given back with replies owed, inside MULTI, still
- * subscribed or broken would hand the next user someone else's replies. */
+ * connection goes back idle is decided by its own state, not by the
+ * caller's err: one with replies owed, inside MULTI, still subscribed or
+ * broken would hand the next user someone else's replies, while one that
+ * is in step (an error reply, a rolled back transaction, a cancel noticed
+ * before any byte moved) is worth keeping. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +128,9 @@ void urio_redis_pool_release(urio_redis_pool *p, urio_redis *c, int err)
 {
 	if (!p || !c)
 		return;
-	if (err == -EREMOTEIO)
-		err = 0;
-	if (err >= 0 && !urio_redis_clean(c))
+	if (urio_redis_clean(c))
+		err = 0; /* whatever went wrong, the stream is in step */
+	else if (err >= 0)
 		err = c->err ? c->err : -EPROTO;
 	urio_pool_release(p->pool, c, err);
 }
@@ -144,8 +146,7 @@ int urio_redis_pool_command(urio_redis_pool *p, redisReply **reply,
 	if (err < 0)
 		return err;
 	err = urio_redis_command(c, reply, argc, argv, lens);
-	/* cancelled before any byte moved: the connection is still sound */
-	urio_redis_pool_release(p, c, urio_redis_clean(c) ? 0 : err);
+	urio_redis_pool_release(p, c, err);
 	return err;
 }
 

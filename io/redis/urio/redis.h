@@ -89,7 +89,7 @@ URIO_API void urio_redis_reply_free(redisReply *r);
  * reusing an idle connection is a non-blocking peek (a connection the
  * server closed or that has stray bytes is replaced). A connection given
  * back unclean (broken, replies owed, inside MULTI, subscribed, watching)
- * is destroyed whatever err says. */
+ * is destroyed. */
 typedef struct urio_redis_pool urio_redis_pool;
 
 /* A pool for host:port (numeric address); copts as urio_redis_connect and
@@ -100,8 +100,9 @@ URIO_API urio_redis_pool *urio_redis_pool_new(const char *host, uint16_t port,
 					      const urio_pool_opts *popts);
 /* Leases a connection: 0, or as urio_pool_acquire. */
 URIO_API int urio_redis_pool_acquire(urio_redis_pool *p, urio_redis **c);
-/* Gives c back; err < 0 other than -EREMOTEIO (an error reply leaves the
- * connection sound) destroys it, as does an unclean connection. */
+/* Gives c back: idle again if it is clean (urio_redis_clean: an error
+ * reply, a rolled back transaction or a cancel noticed before any byte
+ * moved leave it so), destroyed otherwise, whatever err says. */
 URIO_API void urio_redis_pool_release(urio_redis_pool *p, urio_redis *c,
 				      int err);
 /* Acquire, urio_redis_command, release: as urio_redis_command, or the
