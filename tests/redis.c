@@ -1,6 +1,8 @@
 /* The Redis client against a real redis-server: commands with binary-safe
  * arguments (NUL bytes, a 1 MiB value), error replies, AUTH / SELECT
  * options, bad arguments; pipelining in order; the pool under many tasks;
+ * the pool's automatic pipelining hands every reply to its own caller,
+ * also while callers are cancelled with commands in flight;
  * a task cancelled in the middle of a command (a BLPOP the server holds)
  * leaves the pool healthy: the broken connection is destroyed, never
  * reused. Each case runs on 1 and 2 workers. */
@@ -219,6 +221,87 @@ static void case_pool(void)
 	urio_redis_close(c);
 }
 
+/* --- automatic pipelining: replies reach their own callers ---------------- */
+
+#define MUX_TASKS 60
+#define MUX_VICTIMS 30
+#define MUX_ROUNDS 40
+
+static atomic_int victim_rounds;
+
+/* SET key:id to a value of this round, GET it back: a reply handed to the
+ * wrong caller fails the comparison. Victims loop until cancelled. */
+static intptr_t mux_task(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	bool victim = id >= MUX_TASKS;
+	char key[32], val[32];
+	snprintf(key, sizeof(key), "key:%d", id);
+	for (int i = 0; victim || i < MUX_ROUNDS; i++) {
+		ASSERT(i < 1000000);
+		int vlen = snprintf(val, sizeof(val), "%d.%d", id, i);
+		const char *set[] = {"SET", key, val};
+		const char *get[] = {"GET", key};
+		size_t setl[] = {3, strlen(key), (size_t)vlen};
+		redisReply *r;
+		int err = urio_redis_pool_command(the_pool, &r, 3, set, setl);
+		if (err == -ECANCELED && victim)
+			return 0;
+		ASSERT_EQ(err, 0);
+		ASSERT(r->type == REDIS_REPLY_STATUS);
+		urio_redis_reply_free(r);
+		err = urio_redis_pool_command(the_pool, &r, 2, get, NULL);
+		if (err == -ECANCELED && victim)
+			return 0;
+		ASSERT_EQ(err, 0);
+		ASSERT(r->type == REDIS_REPLY_STRING && r->len == (size_t)vlen);
+		ASSERT(memcmp(r->str, val, (size_t)vlen) == 0);
+		urio_redis_reply_free(r);
+		if (victim)
+			atomic_fetch_add(&victim_rounds, 1);
+	}
+	return 0;
+}
+
+static void case_mux(void)
+{
+	urio_pool_opts po = {.max_size = 3};
+	the_pool = urio_redis_pool_new("127.0.0.1", (uint16_t)redis_port, NULL,
+				       &po);
+	ASSERT(the_pool);
+	atomic_store(&victim_rounds, 0);
+	urio_task *victims[MUX_VICTIMS];
+	for (int i = 0; i < MUX_VICTIMS; i++) {
+		victims[i] = urio_spawn(mux_task, (void *)(intptr_t)(MUX_TASKS + i));
+		ASSERT(victims[i]);
+	}
+	urio_group g;
+	urio_group_init(&g);
+	for (int i = 0; i < MUX_TASKS; i++)
+		ASSERT(urio_group_spawn(&g, mux_task, (void *)(intptr_t)i));
+	/* cancel the victims while everybody's commands are in flight */
+	POLL(atomic_load(&victim_rounds) >= MUX_VICTIMS);
+	for (int i = 0; i < MUX_VICTIMS; i++) {
+		ASSERT_EQ(urio_cancel(victims[i]), 0);
+		urio_yield();
+	}
+	for (int i = 0; i < MUX_VICTIMS; i++)
+		urio_join(victims[i], NULL);
+	ASSERT_EQ(urio_group_wait(&g), 0);
+	urio_pool_stats st;
+	urio_pool_get_stats(urio_redis_pool_pool(the_pool), &st);
+	ASSERT(st.created <= 3);
+	ASSERT_EQ(st.broken, 0);
+	ASSERT_EQ(st.in_use, 0);
+	const char *ping[] = {"PING"};
+	ASSERT_EQ(urio_redis_pool_command(the_pool, NULL, 1, ping, NULL), 0);
+	ASSERT_EQ(urio_redis_pool_command(the_pool, NULL, 0, ping, NULL),
+		  -EINVAL);
+	ASSERT_EQ(urio_redis_pool_command(NULL, NULL, 1, ping, NULL), -EINVAL);
+	urio_redis_pool_free(the_pool);
+	the_pool = NULL;
+}
+
 /* --- cancelled in the middle of a command ------------------------------- */
 
 static atomic_int blocked;
@@ -304,6 +387,7 @@ static intptr_t run_all(void *arg)
 	case_options();
 	case_pipeline();
 	case_pool();
+	case_mux();
 	case_cancel_mid_command();
 	return 0;
 }

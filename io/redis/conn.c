@@ -90,18 +90,24 @@ static int check_argv(int argc, const char *const *argv, const size_t *lens)
 	return 0;
 }
 
-int urio__redis_append(urio_redis *c, int argc, const char *const *argv,
-		       const size_t *lens)
+int urio__redis_format(int argc, const char *const *argv, const size_t *lens,
+		       char **cmd)
 {
 	int err = check_argv(argc, argv, lens);
 	if (err < 0)
 		return err;
+	int len = redisFormatCommandArgv(cmd, argc, (const char **)argv, lens);
+	return len < 0 ? -ENOMEM : len;
+}
+
+int urio__redis_append(urio_redis *c, int argc, const char *const *argv,
+		       const size_t *lens)
+{
 	char *cmd;
-	long long len = redisFormatCommandArgv(&cmd, argc, (const char **)argv,
-					       lens);
+	int len = urio__redis_format(argc, argv, lens, &cmd);
 	if (len < 0)
-		return -ENOMEM;
-	err = urio__redis_push(c, cmd, (size_t)len);
+		return len;
+	int err = urio__redis_push(c, cmd, (size_t)len);
 	redisFreeCommand(cmd);
 	return err;
 }

@@ -2,6 +2,7 @@
 #ifndef URIO_REDIS_INTERNAL_H
 #define URIO_REDIS_INTERNAL_H
 
+#include <pthread.h>
 #include <urio/redis.h>
 
 /* What the server thinks the connection is doing, beyond plain commands. */
@@ -24,6 +25,24 @@ struct urio_redis {
 	char in[RECV_SIZE];
 };
 
+/* Callers waiting for the pool's batched commands (mux.c). */
+struct mreq;
+typedef struct urio_redis_mux {
+	pthread_mutex_t lock;      /* never held across a suspension */
+	struct mreq *head, *tail;  /* queued, oldest first */
+	unsigned combiners, max;   /* callers sending batches, and how many may */
+} urio_redis_mux;
+
+int urio__redis_mux_init(urio_redis_mux *m, unsigned max);
+void urio__redis_mux_destroy(urio_redis_mux *m);
+int urio__redis_mux_command(urio_redis_pool *p, urio_redis_mux *m,
+			    redisReply **reply, int argc,
+			    const char *const *argv, const size_t *lens);
+
+/* Formats a command (hiredis) into *cmd (redisFreeCommand it): its length
+ * or -EINVAL, -ENOMEM. */
+int urio__redis_format(int argc, const char *const *argv, const size_t *lens,
+		       char **cmd);
 /* Appends a formatted command (len bytes) and counts its reply. */
 int urio__redis_push(urio_redis *c, const char *cmd, size_t len);
 /* Sends the output buffer (breaks c on failure): 0 or -errno. */

@@ -18,6 +18,7 @@ struct urio_redis_pool {
 	char *host, *user, *password;
 	uint16_t port;
 	urio_redis_opts opts;
+	urio_redis_mux mux;
 };
 
 static int redis_create(void *ctx, void **res)
@@ -101,9 +102,16 @@ urio_redis_pool *urio_redis_pool_new(const char *host, uint16_t port,
 		errno = ENOMEM;
 		return NULL;
 	}
+	int err = urio__redis_mux_init(&p->mux, popts ? popts->max_size : 0);
+	if (err < 0) {
+		pool_free_strings(p);
+		errno = -err;
+		return NULL;
+	}
 	p->pool = urio_pool_new(&redis_ops, p, popts);
 	if (!p->pool) {
 		int e = errno;
+		urio__redis_mux_destroy(&p->mux);
 		pool_free_strings(p);
 		errno = e;
 		return NULL;
@@ -141,13 +149,9 @@ int urio_redis_pool_command(urio_redis_pool *p, redisReply **reply,
 {
 	if (reply)
 		*reply = NULL;
-	urio_redis *c;
-	int err = urio_redis_pool_acquire(p, &c);
-	if (err < 0)
-		return err;
-	err = urio_redis_command(c, reply, argc, argv, lens);
-	urio_redis_pool_release(p, c, err);
-	return err;
+	if (!p)
+		return -EINVAL;
+	return urio__redis_mux_command(p, &p->mux, reply, argc, argv, lens);
 }
 
 void urio_redis_pool_free(urio_redis_pool *p)
@@ -155,6 +159,7 @@ void urio_redis_pool_free(urio_redis_pool *p)
 	if (!p)
 		return;
 	urio_pool_free(p->pool);
+	urio__redis_mux_destroy(&p->mux);
 	pool_free_strings(p);
 }
 

@@ -105,8 +105,14 @@ URIO_API int urio_redis_pool_acquire(urio_redis_pool *p, urio_redis **c);
  * moved leave it so), destroyed otherwise, whatever err says. */
 URIO_API void urio_redis_pool_release(urio_redis_pool *p, urio_redis *c,
 				      int err);
-/* Acquire, urio_redis_command, release: as urio_redis_command, or the
- * acquire's error. */
+/* One command on the pool, as urio_redis_command, pipelined automatically:
+ * concurrent callers' commands are batched onto the pool's connections
+ * (one write and one read per batch, not one round trip per command), so
+ * many callers share few connections at little cost. A caller cancelled
+ * while its command is in flight gets -ECANCELED; the reply is still read,
+ * by whoever sent the batch, so the connection stays in step. Commands
+ * that block the connection (BLPOP, SUBSCRIBE, MULTI) would stall the
+ * batch: run them on a leased connection. */
 URIO_API int urio_redis_pool_command(urio_redis_pool *p, redisReply **reply,
 				     int argc, const char *const *argv,
 				     const size_t *lens);
