@@ -6,7 +6,10 @@
  *              [--ops N] [--workers W]
  *
  * pool: N urio tasks share a pool of P connections, each doing R requests
- *       (SET then GET of its own key, alternately);
+ *       (SET then GET of its own key, alternately) with
+ *       urio_redis_pool_command (commands batched onto the connections);
+ * leased: the same, each command on a connection leased for it alone
+ *       (acquire, urio_redis_command, release), for comparison;
  * threads: the same N requesters as threads with hiredis' blocking client
  *       (redisConnect / redisCommand), one connection each;
  * pipeline: on one connection, --ops commands one at a time (a round trip
@@ -66,6 +69,23 @@ static atomic_int failures;
 static urio_redis_pool *pool;
 static char value[32];
 
+static bool leased; /* a lease per command instead of batching */
+
+/* urio_redis_pool_command, or acquire / urio_redis_command / release. */
+static int pool_cmd(redisReply **r, int argc, const char **argv,
+		    const size_t *lens)
+{
+	if (!leased)
+		return urio_redis_pool_command(pool, r, argc, argv, lens);
+	urio_redis *c;
+	int err = urio_redis_pool_acquire(pool, &c);
+	if (err < 0)
+		return err;
+	err = urio_redis_command(c, r, argc, argv, lens);
+	urio_redis_pool_release(pool, c, err);
+	return err;
+}
+
 static intptr_t pool_requester(void *arg)
 {
 	unsigned id = (unsigned)(uintptr_t)arg;
@@ -78,8 +98,8 @@ static intptr_t pool_requester(void *arg)
 		size_t getl[] = {3, (size_t)klen};
 		redisReply *r;
 		uint64_t t0 = urio_now_ns();
-		int err = i % 2 ? urio_redis_pool_command(pool, &r, 2, get, getl)
-				: urio_redis_pool_command(pool, &r, 3, set, setl);
+		int err = i % 2 ? pool_cmd(&r, 2, get, getl)
+				: pool_cmd(&r, 3, set, setl);
 		lat[(size_t)id * requests + i] = urio_now_ns() - t0;
 		urio_redis_reply_free(r);
 		if (err < 0)
@@ -284,6 +304,14 @@ int main(int argc, char **argv)
 	}
 	struct row rp = summarize(lat, n, el_pool);
 	int fail_pool = atomic_exchange(&failures, 0);
+	leased = true;
+	uint64_t el_lease = 0;
+	if (urio_run(&cfg, run_pool, &el_lease, &res) != 0 || res != 0) {
+		fprintf(stderr, "leased run failed: %ld\n", (long)res);
+		return 1;
+	}
+	struct row rl = summarize(lat, n, el_lease);
+	fail_pool += atomic_exchange(&failures, 0);
 	run_threads(&el_thr);
 	struct row rt = summarize(lat, n, el_thr);
 	int fail_thr = atomic_exchange(&failures, 0);
@@ -305,6 +333,10 @@ int main(int argc, char **argv)
 	       rp.rps, rt.rps, rp.rps / rt.rps);
 	printf("%-34s %12.0fus %12.0fus %7.2fx <= 1x\n", "p99 latency", rp.p99_us,
 	       rt.p99_us, rp.p99_us / rt.p99_us);
+	printf("%-34s %14.0f %14.0f %7.2fx (a lease per command)\n",
+	       "requests/s, leased", rl.rps, rt.rps, rl.rps / rt.rps);
+	printf("%-34s %12.0fus %12.0fus %7.2fx\n", "p99 latency, leased",
+	       rl.p99_us, rt.p99_us, rl.p99_us / rt.p99_us);
 	printf("%-34s %14.0f %14.0f %7.2fx >= 10x\n", "pipeline (ops/s): batched vs one",
 	       piped, one, piped / one);
 	printf("# failures: pool %d, threads %d; pipeline depth %u, %u ops\n",
