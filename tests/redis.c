@@ -109,6 +109,31 @@ static void case_options(void)
 	ASSERT_EQ(urio_redis_connect("127.0.0.1", (uint16_t)redis_port, &bad,
 				     &c), -EREMOTEIO);
 	ASSERT(c == NULL);
+	/* AUTH accepted, with and without an ACL user, also by a pool */
+	urio_redis *admin = conn();
+	ASSERT_EQ(urio_redis_commandf(admin, NULL, "CONFIG SET requirepass pw"),
+		  0);
+	urio_redis_opts good = {.password = "pw", .db = 1};
+	ASSERT_EQ(urio_redis_connect("127.0.0.1", (uint16_t)redis_port, &good,
+				     &c), 0);
+	ASSERT_EQ(urio_redis_commandf(c, NULL, "PING"), 0);
+	urio_redis_close(c);
+	urio_redis_opts acl = {.user = "default", .password = "pw"};
+	ASSERT_EQ(urio_redis_connect("127.0.0.1", (uint16_t)redis_port, &acl,
+				     &c), 0);
+	urio_redis_close(c);
+	urio_redis_pool *p = urio_redis_pool_new("127.0.0.1",
+						 (uint16_t)redis_port, &good, NULL);
+	ASSERT(p);
+	const char *ping[] = {"PING"};
+	ASSERT_EQ(urio_redis_pool_command(p, NULL, 1, ping, NULL), 0);
+	urio_redis_pool_free(p);
+	c = conn(); /* no password: the server refuses commands */
+	ASSERT_EQ(urio_redis_commandf(c, NULL, "PING"), -EREMOTEIO);
+	urio_redis_close(c);
+	ASSERT_EQ(urio_redis_commandf(admin, NULL, "CONFIG SET requirepass %s",
+				      ""), 0);
+	urio_redis_close(admin);
 	urio_redis_opts neg = {.db = -1};
 	ASSERT_EQ(urio_redis_connect("127.0.0.1", (uint16_t)redis_port, &neg,
 				     &c), -EINVAL);
