@@ -6,6 +6,7 @@
  * subscriptions left; the iterator ends when that reaches zero, and the
  * connection is then an ordinary one again. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,7 +21,7 @@ typedef struct sub {
 	urio_iter it; /* first */
 	urio_redis *c;
 	bool patterns;
-	bool done;
+	atomic_bool done; /* read by unsubscribers */
 	redisReply *cur; /* the reply the current item points into */
 	urio_redis_msg msg;
 	urio_mutex wlock; /* unsubscribers' writes */
@@ -69,7 +70,7 @@ static int classify(sub *s, redisReply *r)
 	if (is(e[0], "unsubscribe") || is(e[0], "punsubscribe")) {
 		if (e[2]->integer == 0) {
 			s->c->state &= ~CONN_SUBSCRIBED;
-			s->done = true;
+			atomic_store(&s->done, true);
 		}
 		return 0;
 	}
@@ -81,7 +82,7 @@ static int sub_next(urio_iter *it, void **item)
 	sub *s = (sub *)it;
 	urio_redis_reply_free(s->cur);
 	s->cur = NULL;
-	while (!s->done) {
+	while (!atomic_load(&s->done)) {
 		redisReply *r;
 		int err = urio__redis_read(s->c, &r);
 		if (err == 0) {
@@ -94,7 +95,7 @@ static int sub_next(urio_iter *it, void **item)
 			urio_redis_reply_free(r);
 		}
 		if (err < 0) {
-			s->done = true; /* the error once, then the end */
+			atomic_store(&s->done, true); /* the error once, then the end */
 			return urio__redis_break(s->c, err);
 		}
 	}
@@ -203,6 +204,8 @@ int urio_redis_unsubscribe(urio_iter *it, int n, const char *const *names,
 	if (!it || it->ops != &sub_ops)
 		return -EINVAL;
 	sub *s = (sub *)it;
+	if (atomic_load(&s->done))
+		return 0; /* nothing left to leave */
 	char *cmd = NULL;
 	int len = format(s->patterns ? "PUNSUBSCRIBE" : "UNSUBSCRIBE", n,
 			 names, lens, &cmd);

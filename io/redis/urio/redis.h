@@ -184,7 +184,9 @@ URIO_API urio_iter *urio_redis_subscribe(urio_redis *c, bool patterns,
 					 const size_t *lens);
 /* Unsubscribes it from names (n 0: from all), from any task, also while
  * another task waits in urio_iter_next(it): the iterator ends once no
- * subscription is left. 0 or -errno. */
+ * subscription is left. 0 (also once it has ended) or -errno. Two calls
+ * that each leave the last subscription race: the second one's reply is
+ * left unread, and a pool's check then replaces the connection. */
 URIO_API int urio_redis_unsubscribe(urio_iter *it, int n,
 				    const char *const *names,
 				    const size_t *lens);
