@@ -41,6 +41,8 @@ static int on_begin(http_parser *hp)
 static int on_field(http_parser *hp, const char *at, size_t n)
 {
 	urio_http_response *r = of(hp);
+	if (r->headers_done)
+		return 0; /* a chunked body's trailers: not kept */
 	if (r->in_value || !r->nhdr) {
 		if (r->nhdr == r->max_hdr) {
 			r->err = -EMSGSIZE;
@@ -59,6 +61,8 @@ static int on_field(http_parser *hp, const char *at, size_t n)
 static int on_value(http_parser *hp, const char *at, size_t n)
 {
 	urio_http_response *r = of(hp);
+	if (r->headers_done)
+		return 0;
 	struct hdr_off *h = &r->hoff[r->nhdr - 1];
 	if (!r->in_value) {
 		h->value = (uint32_t)(at - r->buf);
