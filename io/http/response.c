@@ -326,6 +326,8 @@ int urio_http_body_next(urio_http_response *r, urio_slice *chunk)
 
 static int append(urio_http_response *r, const urio_slice *c, size_t max)
 {
+	if (!c->len)
+		return 0;
 	if (c->len > max - r->all_len)
 		return -E2BIG;
 	if (r->all_len + c->len > r->all_cap) {
