@@ -4,7 +4,7 @@
  * stays healthy; chunk framing split across segments, trailers, 1xx
  * before the answer, a 304 with a Content-Length, a body that runs to the
  * close, bytes past the response (the connection is not reused),
- * malformed and oversized heads; a pooled connection the server closes as
+ * malformed and oversized heads, a host name; a pooled connection the server closes as
  * the next request arrives is retried once for GET, not for POST; POST
  * bodies echoed back chunked; a server that never answers, under the
  * request's timeout, a deadline scope and a cancel. */
@@ -306,6 +306,13 @@ static intptr_t framing(urio_http_session *s)
 	ASSERT_EQ(get(s, "/manyhdr", b, sizeof(b)), -EMSGSIZE);
 	ASSERT_EQ(get(s, "/nowhere", b, sizeof(b)), 404);
 	get_ok(s);
+	/* a name, resolved on the offload pool: its addresses in turn */
+	char u[128];
+	snprintf(u, sizeof(u), "http://localhost:%u/ok", (unsigned)port);
+	urio_http_request req = {.url = u};
+	urio_http_response *r;
+	ASSERT_EQ(urio_http_fetch(s, &req, 16, &r), 200);
+	urio_http_response_free(r);
 	return 0;
 }
 

@@ -182,6 +182,22 @@ static struct http_host *host_find(urio_http_session *s, const char *name,
 	return NULL;
 }
 
+/* "Host: name[:port]\r\n", an IPv6 address in brackets. */
+static int host_header(struct http_host *h)
+{
+	bool v6 = strchr(h->name, ':') != NULL;
+	int n = asprintf(&h->host_hdr,
+			 h->port == 80 ? "Host: %s%s%s\r\n" : "Host: %s%s%s:%u\r\n",
+			 v6 ? "[" : "", h->name, v6 ? "]" : "",
+			 (unsigned)h->port);
+	if (n < 0) {
+		h->host_hdr = NULL;
+		return -ENOMEM;
+	}
+	h->host_hdr_len = (size_t)n;
+	return 0;
+}
+
 static int host_make(urio_http_session *s, const char *name, size_t len,
 		     uint16_t port, struct http_host **out)
 {
@@ -191,17 +207,9 @@ static int host_make(urio_http_session *s, const char *name, size_t len,
 	h->s = s;
 	h->port = port;
 	h->name = strndup(name, len);
-	bool v6 = memchr(name, ':', len) != NULL;
-	char hdr[300];
-	int n = snprintf(hdr, sizeof(hdr), port == 80 ? "Host: %s%s%s\r\n" :
-				"Host: %s%s%s:%u\r\n", v6 ? "[" : "",
-			 h->name ? h->name : "", v6 ? "]" : "", (unsigned)port);
-	h->host_hdr = h->name ? strdup(hdr) : NULL;
-	h->host_hdr_len = (size_t)n;
-	int err = -ENOMEM;
-	if (!h->host_hdr)
-		goto fail;
-	err = lookup(h);
+	int err = h->name ? host_header(h) : -ENOMEM;
+	if (err == 0)
+		err = lookup(h);
 	if (err < 0)
 		goto fail;
 	urio_pool_opts po = {.max_size = s->o.max_conns_per_host,
