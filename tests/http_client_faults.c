@@ -7,7 +7,8 @@
  * malformed and oversized heads, a host name; a pooled connection the server closes as
  * the next request arrives is retried once for GET, not for POST; POST
  * bodies echoed back chunked; a server that never answers, under the
- * request's timeout, a deadline scope and a cancel. */
+ * request's timeout, a deadline scope and a cancel; all of these at once
+ * from many tasks over 2 connections. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -403,12 +404,62 @@ static intptr_t never_answers(urio_http_session *s)
 	return 0;
 }
 
+/* Tasks mixing good answers with cut bodies, bytes past the response and
+ * no answer at all over 2 connections: each gets its own outcome, and
+ * nothing hangs or leaks. */
+#define MIXERS 60
+static urio_http_session *mix_s;
+
+static intptr_t mixer(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	for (int k = 0; k < 4; k++) {
+		char b[2048];
+		switch ((id + k) % 5) {
+		case 0:
+		case 1:
+			ASSERT_EQ(get(mix_s, "/ok", b, sizeof(b)), 200);
+			ASSERT(!strcmp(b, "ok"));
+			break;
+		case 2:
+			ASSERT_EQ(get(mix_s, "/early", b, sizeof(b)),
+				  -ECONNRESET);
+			break;
+		case 3:
+			ASSERT_EQ(get(mix_s, "/extra", b, sizeof(b)), 200);
+			break;
+		default: {
+			char u[128];
+			snprintf(u, sizeof(u), "%s", url("/hang"));
+			urio_http_request req = {.url = u, .timeout_ms = 50};
+			urio_http_response *r;
+			ASSERT_EQ(urio_http_send(mix_s, &req, &r), -ETIMEDOUT);
+		}
+		}
+	}
+	return 0;
+}
+
+static intptr_t mixed(urio_http_session *s)
+{
+	mix_s = s;
+	urio_group g;
+	urio_group_init(&g);
+	for (intptr_t i = 0; i < MIXERS; i++)
+		ASSERT(urio_group_spawn(&g, mixer, (void *)i));
+	ASSERT_EQ(urio_group_wait(&g), 0);
+	/* a request that timed out waiting for a connection was never sent */
+	ASSERT(stats(s).requests <= MIXERS * 4);
+	get_ok(s);
+	return 0;
+}
+
 int main(void)
 {
 	listen_once();
 	urio_config one = {.workers = 1}, two = {.workers = 2};
 	intptr_t (*cases[])(urio_http_session *) = {
-		early_close, framing, stale, echo, never_answers};
+		early_close, framing, stale, echo, never_answers, mixed};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		intptr_t r = -1;
 		ASSERT_EQ(urio_run(&one, with_server, (void *)cases[i], &r), 0);

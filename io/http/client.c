@@ -266,6 +266,12 @@ urio_http_session *urio_http_session_new(const urio_http_session_opts *opts)
 	}
 	if (opts)
 		s->o = *opts;
+	/* header offsets are 32 bits; the limits are for abuse, not size */
+	if (s->o.max_header_bytes > (1u << 30) || s->o.max_headers > 65536) {
+		free(s);
+		errno = EINVAL;
+		return NULL;
+	}
 	if (!s->o.max_conns_per_host)
 		s->o.max_conns_per_host = DEF_MAX_CONNS;
 	if (!s->o.idle_timeout_ms)

@@ -38,8 +38,8 @@ typedef struct urio_http_session_opts {
 	unsigned max_conns_per_host; /* connections per host:port; 32 */
 	uint64_t idle_timeout_ms;    /* idle connections closed after; 30000 */
 	uint64_t timeout_ms;         /* default per-request bound; none */
-	size_t max_header_bytes;     /* status line + headers; 64 KiB */
-	unsigned max_headers;        /* 100 */
+	size_t max_header_bytes;     /* status line + headers; 64 KiB (1 GiB at most) */
+	unsigned max_headers;        /* 100 (65536 at most) */
 } urio_http_session_opts;
 
 /* A session; opts may be NULL. Call from a task. NULL with errno EPERM
