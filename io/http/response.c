@@ -22,7 +22,6 @@
 #include "client.h"
 
 #define MIN_ROOM 1024u
-#define BODY_ROOM_MIN 4096u
 #define BODY_ROOM_MAX (64u << 10)
 
 static urio_http_response *of(http_parser *hp)
@@ -215,14 +214,13 @@ static int parse_buffered(urio_http_response *r)
 static int settle(urio_http_response *r)
 {
 	r->hend = r->parsed;
-	size_t room = BODY_ROOM_MIN;
-	if (r->nobody || r->length == 0)
+	/* a known length needs no more room than itself (a small answer
+	 * costs no realloc); chunked or to-close bodies get the most */
+	size_t room = BODY_ROOM_MAX;
+	if (r->nobody)
 		room = 0;
-	else if (r->length > BODY_ROOM_MIN)
-		room = r->length < BODY_ROOM_MAX ? (size_t)r->length :
-						     BODY_ROOM_MAX;
-	else if (r->length < 0)
-		room = BODY_ROOM_MAX;
+	else if (r->length >= 0 && r->length < BODY_ROOM_MAX)
+		room = (size_t)r->length;
 	size_t need = r->hend + room;
 	if (need < r->len)
 		need = r->len;
