@@ -310,8 +310,8 @@ static intptr_t framing(urio_http_session *s)
 	/* a name, resolved on the offload pool: its addresses in turn */
 	char u[128];
 	snprintf(u, sizeof(u), "http://localhost:%u/ok", (unsigned)port);
-	urio_http_request req = {.url = u};
-	urio_http_response *r;
+	urio_http_request req = {.url = u, .timeout_ms = UINT64_MAX};
+	urio_http_response *r; /* a timeout past the clock's end: none */
 	ASSERT_EQ(urio_http_fetch(s, &req, 16, &r), 200);
 	urio_http_response_free(r);
 	return 0;

@@ -523,8 +523,9 @@ int urio_http_send(urio_http_session *s, const urio_http_request *req,
 		return -ENOMEM;
 	r->head = !strcmp(method, "HEAD");
 	uint64_t ms = req->timeout_ms ? req->timeout_ms : s->o.timeout_ms;
-	if (ms)
-		r->deadline_ns = urio_now_ns() + ms * 1000000u;
+	uint64_t now = urio_now_ns();
+	if (ms && ms < (UINT64_MAX - now) / 1000000u) /* else: never */
+		r->deadline_ns = now + ms * 1000000u;
 	urio_deadline d;
 	urio__http_enter(r, &d);
 	struct http_host *h;
