@@ -7,11 +7,13 @@
  *     connection (plain sockets, responses parsed by libhttp-parser);
  *   - blocking-pool: a thread per requester over 16 shared connections
  *     (mutex and condition variable).
- * Each mode runs for the same time; prints requests/s, p50 and p99 per
- * mode and urio's ratios to the blocking rows.
+ * Each mode runs for the same time; prints requests/s, p50, p99 and the
+ * client's CPU time per request for each mode, and urio's ratios to the
+ * blocking rows.
  *
  * usage: http_load [seconds per mode (3)] [requesters (1000)] [pool (16)]
- *                  [urio workers (0: one per CPU)] */
+ *                  [urio workers (0: one per CPU)] [only: urio-only run,
+ *                  for profiling] */
 #include <errno.h>
 #include <http_parser.h>
 #include <netinet/tcp.h>
@@ -67,12 +69,22 @@ struct row {
 	unsigned conns;
 	size_t n;
 	double rps, p50, p99;
+	double cpu_us; /* the client's CPU (user + system) per request */
 };
 
-static struct row summarise(const char *name, unsigned conns, struct lat *ls,
-			    unsigned nl, double secs_run)
+/* The process's CPU time so far, in microseconds. */
+static double cpu_us(void)
 {
-	struct row r = {name, conns, 0, 0, 0, 0};
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static struct row summarise(const char *name, unsigned conns, struct lat *ls,
+			    unsigned nl, double secs_run, double cpu)
+{
+	struct row r = {name, conns, 0, 0, 0, 0, 0};
 	for (unsigned i = 0; i < nl; i++)
 		r.n += ls[i].n;
 	uint32_t *all = malloc((r.n ? r.n : 1) * sizeof(*all));
@@ -91,6 +103,7 @@ static struct row summarise(const char *name, unsigned conns, struct lat *ls,
 	}
 	free(all);
 	r.rps = r.n / secs_run;
+	r.cpu_us = r.n ? cpu / r.n : 0;
 	return r;
 }
 
@@ -344,8 +357,15 @@ static void start_nginx(void)
 
 static void print(const struct row *r)
 {
-	printf("%-22s %10u %6u %9zu %10.0f %9.2f %9.2f\n", r->name, nreq,
-	       r->conns, r->n, r->rps, r->p50, r->p99);
+	printf("%-14s %10u %6u %9zu %9.0f %8.2f %8.2f %10.1f\n", r->name,
+	       nreq, r->conns, r->n, r->rps, r->p50, r->p99, r->cpu_us);
+}
+
+static void print_head(void)
+{
+	printf("%-14s %10s %6s %9s %9s %8s %8s %10s\n", "client",
+	       "requesters", "conns", "requests", "req/s", "p50_ms", "p99_ms",
+	       "cpu_us/req");
 }
 
 int main(int argc, char **argv)
@@ -358,6 +378,7 @@ int main(int argc, char **argv)
 		pool = (unsigned)atoi(argv[3]);
 	if (argc > 4)
 		workers = (unsigned)atoi(argv[4]);
+	bool only = argc > 5 && !strcmp(argv[5], "only");
 	if (!secs || secs > 60 || !nreq || nreq > 4000 || !pool ||
 	    pool > 1024) {
 		fprintf(stderr, "usage: http_load [seconds 1-60] "
@@ -376,28 +397,39 @@ int main(int argc, char **argv)
 
 	urio_config cfg = {.workers = workers};
 	intptr_t res = 0;
+	double c0 = cpu_us();
 	if (urio_run(&cfg, urio_main, NULL, &res) != 0 || res < 0) {
 		fprintf(stderr, "urio run failed: %ld\n", (long)res);
 		return 1;
 	}
-	struct row u = summarise("urio-http", pool, lats, nreq, urio_took);
+	double c1 = cpu_us();
+	struct row u = summarise("urio-http", pool, lats, nreq, urio_took,
+				 c1 - c0);
 	unsigned long e_urio = atomic_exchange(&errors, 0);
+	if (only) {
+		print_head();
+		print(&u);
+		free(lats);
+		return e_urio != 0;
+	}
 	double took = run_blocking(false);
-	struct row b = summarise("blocking", nreq, lats, nreq, took);
+	double c2 = cpu_us();
+	struct row b = summarise("blocking", nreq, lats, nreq, took, c2 - c1);
 	unsigned long e_blk = atomic_exchange(&errors, 0);
 	took = run_blocking(true);
-	struct row bp = summarise("blocking-pool", pool, lats, nreq, took);
+	struct row bp = summarise("blocking-pool", pool, lats, nreq, took,
+				  cpu_us() - c2);
 	unsigned long e_bp = atomic_exchange(&errors, 0);
 
-	printf("%-22s %10s %6s %9s %10s %9s %9s\n", "client", "requesters",
-	       "conns", "requests", "req/s", "p50_ms", "p99_ms");
+	print_head();
 	print(&u);
 	print(&b);
 	print(&bp);
-	printf("urio/blocking      req/s %.2fx  p99 %.2fx (lower is better)\n",
-	       u.rps / b.rps, u.p99 / b.p99);
-	printf("urio/blocking-pool req/s %.2fx  p99 %.2fx\n", u.rps / bp.rps,
-	       u.p99 / bp.p99);
+	printf("urio/blocking      req/s %.2fx  p99 %.2fx  cpu/req %.2fx "
+	       "(lower is better for p99 and cpu)\n",
+	       u.rps / b.rps, u.p99 / b.p99, u.cpu_us / b.cpu_us);
+	printf("urio/blocking-pool req/s %.2fx  p99 %.2fx  cpu/req %.2fx\n",
+	       u.rps / bp.rps, u.p99 / bp.p99, u.cpu_us / bp.cpu_us);
 	if (e_urio || e_blk || e_bp)
 		printf("errors: urio %lu, blocking %lu, blocking-pool %lu\n",
 		       e_urio, e_blk, e_bp);
