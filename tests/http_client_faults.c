@@ -6,7 +6,8 @@
  * close, bytes past the response (the connection is not reused),
  * malformed and oversized heads, a host name; a pooled connection the server closes as
  * the next request arrives is retried once for GET, not for POST; POST
- * bodies echoed back chunked; a server that never answers, under the
+ * bodies (a buffer, or an iterator's pieces sent chunked) echoed back
+ * chunked; a server that never answers, under the
  * request's timeout, a deadline scope and a cancel; all of these at once
  * from many tasks over 2 connections. */
 #include <arpa/inet.h>
@@ -363,6 +364,64 @@ static intptr_t echo(urio_http_session *s)
 	return 0;
 }
 
+/* An iterator over n pieces of data; fails with -EIO at piece fail_at. */
+struct pieces {
+	urio_iter it;
+	const char *data;
+	size_t n, size, at, fail_at;
+	urio_slice item;
+};
+
+static int pieces_next(urio_iter *it, void **item)
+{
+	struct pieces *p = (struct pieces *)it;
+	if (p->at == p->n)
+		return 0;
+	if (p->at++ == p->fail_at)
+		return -EIO;
+	urio_yield(); /* pieces that come one at a time */
+	p->item = (urio_slice){p->data + (p->at - 1) * p->size, p->size};
+	*item = &p->item;
+	return 1;
+}
+
+static void pieces_close(urio_iter *it)
+{
+	(void)it;
+}
+
+static const urio_iter_ops pieces_ops = {pieces_next, pieces_close};
+
+/* A body from an iterator goes out chunked and comes back whole; one that
+ * fails half-way fails the request with its error, and only that
+ * connection is lost. */
+static intptr_t streamed(urio_http_session *s)
+{
+	static char data[64 * 1000];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 13);
+	char u[128];
+	snprintf(u, sizeof(u), "%s", url("/echo"));
+	struct pieces p = {{&pieces_ops}, data, 64, 1000, 0, (size_t)-1, {0}};
+	urio_http_request post = {.method = "POST", .url = u,
+				  .body_iter = &p.it};
+	urio_http_response *r;
+	ASSERT_EQ(urio_http_fetch(s, &post, sizeof(data), &r), 200);
+	urio_slice b;
+	ASSERT_EQ(urio_http_response_read_all(r, sizeof(data), &b), 0);
+	ASSERT_EQ(b.len, sizeof(data));
+	ASSERT(!memcmp(b.ptr, data, sizeof(data)));
+	urio_http_response_free(r);
+	p = (struct pieces){{&pieces_ops}, data, 64, 1000, 0, 10, {0}};
+	ASSERT_EQ(urio_http_fetch(s, &post, sizeof(data), &r), -EIO);
+	ASSERT(!r);
+	ASSERT_EQ(stats(s).discarded, 1);
+	post.body = "x"; /* one body or the other */
+	ASSERT_EQ(urio_http_send(s, &post, &r), -EINVAL);
+	get_ok(s);
+	return 0;
+}
+
 static urio_http_session *hang_s;
 
 static intptr_t hang_get(void *arg)
@@ -459,7 +518,7 @@ int main(void)
 	listen_once();
 	urio_config one = {.workers = 1}, two = {.workers = 2};
 	intptr_t (*cases[])(urio_http_session *) = {
-		early_close, framing, stale, echo, never_answers, mixed};
+		early_close, framing, stale, echo, streamed, never_answers, mixed};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		intptr_t r = -1;
 		ASSERT_EQ(urio_run(&one, with_server, (void *)cases[i], &r), 0);

@@ -5,8 +5,8 @@
  * append-only list that requests walk without a lock: a session talks to
  * few hosts, and the lookup is on every request.
  *
- * The request head is written into the response's buffer, which then
- * receives the response: one allocation per exchange. Stale connections:
+ * The request (request.c) is written into the response's buffer, which
+ * then receives the response: one allocation per exchange. Stale connections:
  * the pool's check (a non-blocking peek) finds most connections the server
  * closed while they idled; the rest fail at once with EOF or a reset and
  * no response byte, and an idempotent request is then sent once more. The
@@ -34,7 +34,6 @@
 #define DEF_MAX_HEADER_BYTES (64u << 10)
 #define DEF_MAX_HEADERS 100u
 #define HEAD_CAP 4096u     /* request head, then the response's start */
-#define INLINE_BODY 16384u /* bodies up to this go out with the head */
 #define TRUST_NS 50000000u /* pooled connections idle less are not peeked at */
 
 static uint64_t bump(atomic_uint_fast64_t *c)
@@ -317,144 +316,7 @@ void urio_http_session_stats(urio_http_session *s, urio_http_stats *out)
 					      memory_order_relaxed);
 }
 
-/* --- the request ----------------------------------------------------------- */
-
-struct target {
-	const char *host, *path;
-	size_t host_len, path_len;
-	uint16_t port;
-};
-
-static int parse_url(const char *url, struct target *t)
-{
-	struct http_parser_url u;
-	http_parser_url_init(&u);
-	if (!url || http_parser_parse_url(url, strlen(url), 0, &u) != 0)
-		return -EINVAL;
-	if (!(u.field_set & (1 << UF_SCHEMA)) || !(u.field_set & (1 << UF_HOST)))
-		return -EINVAL;
-	if (u.field_data[UF_SCHEMA].len != 4 ||
-	    strncasecmp(url + u.field_data[UF_SCHEMA].off, "http", 4))
-		return -EPROTONOSUPPORT;
-	if (u.field_set & (1 << UF_USERINFO))
-		return -EINVAL;
-	t->host = url + u.field_data[UF_HOST].off;
-	t->host_len = u.field_data[UF_HOST].len;
-	if (!t->host_len || t->host_len > 255)
-		return -EINVAL;
-	t->port = u.field_set & (1 << UF_PORT) ? u.port : 80;
-	if (!t->port)
-		return -EINVAL;
-	if (u.field_set & (1 << UF_PATH)) {
-		t->path = url + u.field_data[UF_PATH].off;
-		/* the path and the query, without a fragment */
-		size_t end = u.field_set & (1 << UF_QUERY) ?
-			u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len :
-			u.field_data[UF_PATH].off + u.field_data[UF_PATH].len;
-		t->path_len = end - u.field_data[UF_PATH].off;
-	} else {
-		t->path = "/";
-		t->path_len = 1;
-	}
-	return 0;
-}
-
-static bool is_token(const char *s, size_t n)
-{
-	if (!n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] >= 127 || strchr("()<>@,;:\\\"/[]?={}",
-							 s[i]))
-			return false;
-	return true;
-}
-
-/* "Name: value" with a token name and no CR, LF or NUL in the value;
- * Content-Length and Transfer-Encoding are the client's to write. */
-static int check_header(const char *h, bool *has_host)
-{
-	const char *colon = strchr(h, ':');
-	if (!colon || !is_token(h, (size_t)(colon - h)) || strpbrk(h, "\r\n"))
-		return -EINVAL;
-	size_t n = (size_t)(colon - h);
-	if ((n == 14 && !strncasecmp(h, "Content-Length", n)) ||
-	    (n == 17 && !strncasecmp(h, "Transfer-Encoding", n)))
-		return -EINVAL;
-	if (n == 4 && !strncasecmp(h, "Host", n))
-		*has_host = true;
-	return 0;
-}
-
-static bool idempotent(const char *m)
-{
-	static const char *const ok[] = {"GET", "HEAD", "PUT", "DELETE",
-					 "OPTIONS", "TRACE"};
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-		if (!strcmp(m, ok[i]))
-			return true;
-	return false;
-}
-
-static void put(urio_http_response *r, const void *p, size_t n)
-{
-	memcpy(r->buf + r->len, p, n);
-	r->len += n;
-}
-
-/* Writes the request head (and a small body) into r->buf. */
-static int build(urio_http_response *r, const urio_http_request *req,
-		 const char *method, const struct target *t,
-		 struct http_host *h)
-{
-	bool has_host = false;
-	size_t need = strlen(method) + t->path_len + h->host_hdr_len + 64;
-	for (const char *const *hp = req->headers; hp && *hp; hp++) {
-		int err = check_header(*hp, &has_host);
-		if (err < 0)
-			return err;
-		need += strlen(*hp) + 2;
-	}
-	bool inline_body = req->body_len <= INLINE_BODY;
-	if (inline_body)
-		need += req->body_len;
-	if (urio__http_reserve(r, need) < 0)
-		return -ENOMEM;
-	r->len = 0;
-	put(r, method, strlen(method));
-	put(r, " ", 1);
-	put(r, t->path, t->path_len);
-	put(r, " HTTP/1.1\r\n", 11);
-	if (!has_host)
-		put(r, h->host_hdr, h->host_hdr_len);
-	for (const char *const *hp = req->headers; hp && *hp; hp++) {
-		put(r, *hp, strlen(*hp));
-		put(r, "\r\n", 2);
-	}
-	if (req->body_len ||
-	    (strcmp(method, "GET") && strcmp(method, "HEAD"))) {
-		char cl[48];
-		int n = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n",
-				 req->body_len);
-		put(r, cl, (size_t)n);
-	}
-	put(r, "\r\n", 2);
-	if (inline_body && req->body_len)
-		put(r, req->body, req->body_len);
-	return 0;
-}
-
-static int send_all(int fd, const char *p, size_t n, int flags)
-{
-	while (n) {
-		ssize_t w = urio_send(fd, p, n, flags | MSG_NOSIGNAL);
-		if (w < 0)
-			return (int)w;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
+/* --- sending ---------------------------------------------------------------- */
 
 /* A connection for the request; after a stale one failed at fail_ns, any
  * connection idle since before then is closed rather than tried. */
@@ -487,10 +349,7 @@ static int exchange(urio_http_response *r, struct http_host *h,
 	bump(&r->s->requests);
 	if (reused)
 		bump(&r->s->reused);
-	bool more = req->body_len > INLINE_BODY;
-	err = send_all(r->c->fd, r->buf, head_len, more ? MSG_MORE : 0);
-	if (err == 0 && more)
-		err = send_all(r->c->fd, req->body, req->body_len, 0);
+	err = urio__http_write(r, req, head_len);
 	if (err == 0) {
 		r->len = r->parsed = 0;
 		err = urio__http_read_head(r);
@@ -507,15 +366,16 @@ int urio_http_send(urio_http_session *s, const urio_http_request *req,
 {
 	if (resp)
 		*resp = NULL;
-	if (!s || !req || !resp || (req->body_len && !req->body))
+	if (!s || !req || !resp || (req->body_len && !req->body) ||
+	    (req->body_iter && req->body))
 		return -EINVAL;
 	if (!urio_self())
 		return -EPERM;
 	const char *method = req->method ? req->method : "GET";
-	if (!is_token(method, strlen(method)))
+	if (!urio__http_token(method, strlen(method)))
 		return -EINVAL;
-	struct target t;
-	int err = parse_url(req->url, &t);
+	struct http_target t;
+	int err = urio__http_parse_url(req->url, &t);
 	if (err < 0)
 		return err;
 	urio_http_response *r = urio__http_response_new(s, HEAD_CAP);
@@ -531,20 +391,21 @@ int urio_http_send(urio_http_session *s, const urio_http_request *req,
 	struct http_host *h;
 	err = host_get(s, t.host, t.host_len, t.port, &h);
 	if (err == 0)
-		err = build(r, req, method, &t, h);
+		err = urio__http_build(r, req, method, &t, h);
 	size_t head_len = r->len;
 	uint64_t fail_ns = 0;
 	for (int attempt = 0; err == 0; attempt++) {
 		bool stale;
 		err = exchange(r, h, req, head_len, fail_ns, &stale);
-		if (err == 0 || !stale || attempt || !idempotent(method))
+		if (err == 0 || !stale || attempt || req->body_iter ||
+		    !urio__http_idempotent(method))
 			break;
 		urio__http_release(r, false);
 		fail_ns = urio_now_ns();
 		bump(&s->retries);
 		/* the head again: the failed attempt received over it */
 		r->len = 0;
-		err = build(r, req, method, &t, h);
+		err = urio__http_build(r, req, method, &t, h);
 	}
 	err = urio__http_exit(r, &d, err);
 	if (err < 0) {

@@ -1,5 +1,6 @@
 /* Internal to the HTTP client: the session's hosts and pooled connections
- * (client.c) and the response being read off one of them (response.c). */
+ * (client.c), requests (request.c) and the response being read off one of
+ * them (response.c). */
 #ifndef URIO_HTTP_CLIENT_INT_H
 #define URIO_HTTP_CLIENT_INT_H
 
@@ -73,6 +74,25 @@ struct urio_http_response {
 	urio_slice whole;        /* its result, returned again when asked */
 	bool have_whole;
 };
+
+struct http_target {
+	const char *host, *path; /* path: with the query, without a fragment */
+	size_t host_len, path_len;
+	uint16_t port;
+};
+
+/* request.c: url taken apart into *t (0, -EINVAL, -EPROTONOSUPPORT); an
+ * HTTP token; a method that may be sent twice; the head (and a small
+ * body) of req written into r->buf (0, -EINVAL, -ENOMEM); the head and
+ * the body sent on r's connection (0 or -errno). */
+int urio__http_parse_url(const char *url, struct http_target *t);
+bool urio__http_token(const char *s, size_t n);
+bool urio__http_idempotent(const char *m);
+int urio__http_build(urio_http_response *r, const urio_http_request *req,
+		     const char *method, const struct http_target *t,
+		     struct http_host *h);
+int urio__http_write(urio_http_response *r, const urio_http_request *req,
+		     size_t head_len);
 
 /* Reads until the response's status and headers are in: 0 or -errno;
  * -ECONNRESET with r->got 0 means the server closed before answering. */

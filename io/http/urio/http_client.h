@@ -57,6 +57,9 @@ typedef struct urio_http_request {
 	const void *body;            /* sent with a Content-Length */
 	size_t body_len;
 	uint64_t timeout_ms;         /* 0: the session's timeout_ms */
+	/* or a body of urio_slice * items sent chunked as they come (body
+	 * NULL); read to its end, not closed; such a request is not retried */
+	urio_iter *body_iter;
 } urio_http_request;
 
 /* Sends req and waits for the response's status and headers: *resp set and
