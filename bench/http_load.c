@@ -11,7 +11,7 @@
  * client's CPU time per request for each mode, and urio's ratios to the
  * blocking rows.
  *
- * usage: http_load [seconds per mode (3)] [requesters (1000)] [pool (16)]
+ * usage: http-load [seconds per mode (3)] [requesters (1000)] [pool (16)]
  *                  [urio workers (0: one per CPU)] [only: urio-only run,
  *                  for profiling] */
 #include <errno.h>
@@ -381,7 +381,7 @@ int main(int argc, char **argv)
 	bool only = argc > 5 && !strcmp(argv[5], "only");
 	if (!secs || secs > 60 || !nreq || nreq > 4000 || !pool ||
 	    pool > 1024) {
-		fprintf(stderr, "usage: http_load [seconds 1-60] "
+		fprintf(stderr, "usage: http-load [seconds 1-60] "
 				"[requesters 1-4000] [pool 1-1024] [workers]\n");
 		return 2;
 	}
