@@ -119,7 +119,8 @@ static inline int pg_server_start(pg_server *s, const char *tag, int max_conn)
 		return s->port;
 	snprintf(s->conninfo, sizeof(s->conninfo),
 		 "host=127.0.0.1 port=%d dbname=postgres user=postgres "
-		 "sslmode=disable gssencmode=disable",
+		 "sslmode=disable gssencmode=disable "
+		 "options='-c client_min_messages=warning'",
 		 s->port);
 	r = pg_server_run(s);
 	if (r < 0)
@@ -168,6 +169,24 @@ static inline void pg_server_kill(pg_server *s)
 		kill(kids[i], SIGKILL);
 	proc_stop(s->pid); /* reaps it */
 	s->pid = 0;
+	/* a kill is delivered asynchronously: wait until every child has
+	 * exited (gone or a zombie), so its sockets are closed */
+	for (int i = 0; i < n; i++) {
+		for (int tries = 0; tries < 1000; tries++) {
+			char path[64], buf[512];
+			snprintf(path, sizeof(path), "/proc/%d/stat", kids[i]);
+			FILE *f = fopen(path, "r");
+			if (!f)
+				break;
+			size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[len] = 0;
+			char *p = strrchr(buf, ')');
+			if (!p || p[1] == 0 || p[2] == 'Z' || p[2] == 'X')
+				break;
+			usleep(10000);
+		}
+	}
 }
 
 /* Stops the server and removes its dir. */
