@@ -163,10 +163,12 @@ static inline int pg_children_(pid_t pid, pid_t *out, int max)
 static inline void pg_server_kill(pg_server *s)
 {
 	pid_t kids[512];
+	/* stopped first, so no child sees it die and says goodbye */
+	kill(s->pid, SIGSTOP);
 	int n = pg_children_(s->pid, kids, 512);
-	kill(s->pid, SIGKILL);
 	for (int i = 0; i < n; i++)
 		kill(kids[i], SIGKILL);
+	kill(s->pid, SIGKILL);
 	proc_stop(s->pid); /* reaps it */
 	s->pid = 0;
 	/* a kill is delivered asynchronously: wait until every child has

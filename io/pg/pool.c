@@ -8,6 +8,7 @@
  * only when it is idle and in step with the server; a server error leaves
  * it so, a cancelled query or a lost connection does not. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <urio/scope.h>
@@ -35,14 +36,23 @@ static void pool_destroy(void *ctx, void *res)
 	urio_pg_close(res);
 }
 
+/* Reads what the server sent while c idled, without waiting: a server
+ * going away may first send an error ("terminating connection ...") and
+ * then close, so read until nothing is left, to see the close too. */
 static int pool_check(void *ctx, void *res)
 {
 	(void)ctx;
 	urio_pg *c = res;
-	if (!urio_pg_ok(c) || !PQconsumeInput(c->conn) ||
-	    PQstatus(c->conn) != CONNECTION_OK || PQisBusy(c->conn))
-		return -ECONNRESET;
-	return 0;
+	for (int i = 0; i < 8; i++) {
+		if (!urio_pg_ok(c))
+			return -ECONNRESET;
+		struct pollfd pfd = {PQsocket(c->conn), POLLIN, 0};
+		if (poll(&pfd, 1, 0) <= 0)
+			return 0; /* nothing came: in step */
+		if (!PQconsumeInput(c->conn) || PQisBusy(c->conn))
+			c->broken = true;
+	}
+	return -ECONNRESET; /* a stream of unsolicited data: not idle */
 }
 
 static const urio_pool_ops pg_pool_ops = {pool_create, pool_destroy,
