@@ -3,7 +3,9 @@
  * iterators (early close, an error after some rows), server errors giving
  * their SQLSTATE with the connection still usable, a deadline during a
  * query cancelling it on the server, connect failures (bad conninfo, a
- * refused port, a deadline), bad arguments. Each case on 1 and 2 workers. */
+ * refused port, a deadline), bad arguments; shared pipelined connections
+ * (many tasks' queries, errors between them, a cancelled requester, the
+ * server ending the connections). Each case on 1 and 2 workers. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <urio.h>
@@ -14,12 +16,20 @@
 
 static pg_server srv;
 
+/* errno read afresh: the compiler may keep errno's address (a thread
+ * local) across a suspension, after which the task may run elsewhere */
+static __attribute__((noinline)) int errno_now(void)
+{
+	return errno;
+}
+
 static urio_pg *connect_ok(void)
 {
 	urio_pg *c = NULL;
-	int r = urio_pg_connect(&c, srv.conninfo, 30000);
+	char why[256];
+	int r = urio_pg_connect_why(&c, srv.conninfo, 30000, why, sizeof(why));
 	if (r < 0)
-		fprintf(stderr, "connect: %d %s\n", r, urio_pg_connect_error());
+		fprintf(stderr, "connect: %d %s\n", r, why);
 	ASSERT_EQ(r, 0);
 	ASSERT(urio_pg_ok(c));
 	return c;
@@ -115,7 +125,7 @@ static intptr_t case_rows(void *arg)
 	ASSERT(it);
 	PGresult *res;
 	ASSERT_EQ(urio_pg_query(c, "SELECT 2", 0, NULL, &res), -EBUSY);
-	ASSERT(!urio_pg_rows(c, "SELECT 2", 0, NULL) && errno == EBUSY);
+	ASSERT(!urio_pg_rows(c, "SELECT 2", 0, NULL) && errno_now() == EBUSY);
 	urio_iter_close(it);
 
 	/* an error after some rows: rows, then the error once, then the end */
@@ -175,7 +185,7 @@ static intptr_t case_errors(void *arg)
 	ASSERT_EQ(urio_pg_query(c, "SELECT 1", 0, NULL, NULL), -EINVAL);
 	ASSERT_EQ(urio_pg_query(c, "SELECT 1", 2, NULL, &res), -EINVAL);
 	ASSERT_EQ(urio_pg_query(c, "SELECT 1", -1, v, &res), -EINVAL);
-	ASSERT(!urio_pg_rows(NULL, "SELECT 1", 0, NULL) && errno == EINVAL);
+	ASSERT(!urio_pg_rows(NULL, "SELECT 1", 0, NULL) && errno_now() == EINVAL);
 	ASSERT(!urio_pg_value(NULL, 0));
 	ASSERT(urio_pg_ok(c));
 	ASSERT(!urio_pg_ok(NULL));
@@ -185,10 +195,12 @@ static intptr_t case_errors(void *arg)
 
 	/* connect failures */
 	urio_pg *c2 = (urio_pg *)1;
-	ASSERT_EQ(urio_pg_connect(&c2, "host=127.0.0.1 bogus=1", 1000),
+	char why[256];
+	ASSERT_EQ(urio_pg_connect_why(&c2, "host=127.0.0.1 bogus=1", 1000, why,
+				      sizeof(why)),
 		  -EINVAL);
 	ASSERT(!c2);
-	ASSERT(strlen(urio_pg_connect_error()) > 0);
+	ASSERT(strstr(why, "bogus"));
 	ASSERT_EQ(urio_pg_connect(NULL, srv.conninfo, 0), -EINVAL);
 	ASSERT_EQ(urio_pg_connect(&c2, NULL, 0), -EINVAL);
 	int port = proc_free_port();
@@ -196,8 +208,9 @@ static intptr_t case_errors(void *arg)
 	snprintf(info, sizeof(info),
 		 "host=127.0.0.1 port=%d sslmode=disable gssencmode=disable",
 		 port);
-	ASSERT_EQ(urio_pg_connect(&c2, info, 5000), -ECONNREFUSED);
-	ASSERT(strstr(urio_pg_connect_error(), "refused"));
+	ASSERT_EQ(urio_pg_connect_why(&c2, info, 5000, why, sizeof(why)),
+		  -ECONNREFUSED);
+	ASSERT(strstr(why, "refused"));
 	/* a server that accepts but never answers: the deadline */
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET};
@@ -257,6 +270,106 @@ static intptr_t case_deadline(void *arg)
 	return 0;
 }
 
+/* --- shared, pipelined connections ----------------------------------------- */
+
+static urio_pg_mux *mux;
+
+static intptr_t mux_task(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+	for (unsigned i = 0; i < 20; i++) {
+		char a[16], b[16], want[16];
+		snprintf(a, sizeof(a), "%u", id);
+		snprintf(b, sizeof(b), "%u", i);
+		snprintf(want, sizeof(want), "%u", id * 100 + i);
+		const char *v[] = {a, b};
+		PGresult *res;
+		if (i % 7 == 3) { /* an error between good queries */
+			ASSERT_EQ(urio_pg_mux_query(mux, "SELECT $1::int / 0",
+						    1, v, &res),
+				  -EREMOTEIO);
+			ASSERT(!strcmp(PQresultErrorField(res,
+							  PG_DIAG_SQLSTATE),
+				       "22012"));
+			PQclear(res);
+			continue;
+		}
+		ASSERT_EQ(urio_pg_mux_query(mux, "SELECT $1::int * 100 + $2::int",
+					    2, v, &res),
+			  0);
+		ASSERT(!strcmp(PQgetvalue(res, 0, 0), want));
+		PQclear(res);
+	}
+	return 0;
+}
+
+static intptr_t mux_sleeper(void *arg)
+{
+	(void)arg;
+	PGresult *res = (PGresult *)1;
+	int r = urio_pg_mux_query(mux, "SELECT pg_sleep(0.2)", 0, NULL, &res);
+	ASSERT_EQ(r, -ECANCELED);
+	ASSERT(!res);
+	return r;
+}
+
+static intptr_t case_mux(void *arg)
+{
+	(void)arg;
+	char info[320];
+	snprintf(info, sizeof(info), "%s application_name=urio_mux",
+		 srv.conninfo);
+	mux = urio_pg_mux_new(info, 4, 30000);
+	ASSERT(mux);
+	urio_group g;
+	urio_group_init(&g);
+	for (uintptr_t i = 0; i < 200; i++)
+		ASSERT(urio_group_spawn(&g, mux_task, (void *)i));
+	/* a cancelled requester gets -ECANCELED; its result is dropped */
+	urio_task *t = urio_spawn(mux_sleeper, NULL);
+	ASSERT(t);
+	urio_yield();
+	urio_cancel(t);
+	urio_join(t, NULL);
+	ASSERT_EQ(urio_group_wait(&g), 0);
+
+	/* bad arguments */
+	PGresult *res;
+	ASSERT_EQ(urio_pg_mux_query(NULL, "SELECT 1", 0, NULL, &res), -EINVAL);
+	ASSERT_EQ(urio_pg_mux_query(mux, NULL, 0, NULL, &res), -EINVAL);
+	ASSERT_EQ(urio_pg_mux_query(mux, "SELECT 1", 1, NULL, &res), -EINVAL);
+	ASSERT(!urio_pg_mux_new(info, 0, 0) && errno_now() == EINVAL);
+
+	/* connections the server ends: their queries fail, none hangs */
+	urio_pg *c = connect_ok();
+	ASSERT_EQ(urio_pg_exec(c, "SELECT pg_terminate_backend(pid) FROM "
+				  "pg_stat_activity WHERE application_name = "
+				  "'urio_mux'",
+			       0, NULL),
+		  4);
+	urio_pg_close(c);
+	int r;
+	do {
+		r = urio_pg_mux_query(mux, "SELECT 1", 0, NULL, &res);
+		if (r == 0)
+			PQclear(res);
+		ASSERT(r == 0 || r == -ECONNRESET);
+	} while (r == 0 && urio_sleep_ms(1) == 0);
+	POLL(urio_pg_mux_query(mux, "SELECT 1", 0, NULL, &res) == -ECONNRESET);
+	urio_pg_mux_free(mux);
+	mux = NULL;
+	urio_pg_mux_free(NULL);
+
+	/* a server that is not there */
+	int port = proc_free_port();
+	snprintf(info, sizeof(info),
+		 "host=127.0.0.1 port=%d sslmode=disable gssencmode=disable",
+		 port);
+	ASSERT(!urio_pg_mux_new(info, 2, 5000));
+	ASSERT_EQ(errno_now(), ECONNREFUSED);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	urio_fn fn;
@@ -265,6 +378,7 @@ static const struct {
 	{"rows", case_rows},
 	{"errors", case_errors},
 	{"deadline", case_deadline},
+	{"mux", case_mux},
 };
 
 int main(void)

@@ -17,8 +17,6 @@
 #include <urio/scope.h>
 #include "pg_int.h"
 
-static _Thread_local char connect_msg[256];
-
 static void set_msg(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");
@@ -27,9 +25,9 @@ static void set_msg(char *dst, size_t size, const char *src)
 		dst[--n] = 0;
 }
 
-const char *urio_pg_connect_error(void)
+__attribute__((noinline)) void urio__pg_set_errno(int e)
 {
-	return connect_msg;
+	errno = e;
 }
 
 /* Waits on the socket in the direction PQconnectPoll asked for, until it
@@ -55,14 +53,24 @@ static int connect_poll(PGconn *conn)
 
 int urio_pg_connect(urio_pg **out, const char *conninfo, uint64_t timeout_ms)
 {
+	return urio_pg_connect_why(out, conninfo, timeout_ms, NULL, 0);
+}
+
+int urio_pg_connect_why(urio_pg **out, const char *conninfo,
+			uint64_t timeout_ms, char *why, size_t why_len)
+{
 	char *perr = NULL;
 	if (!out || !conninfo)
 		return -EINVAL;
 	*out = NULL;
-	connect_msg[0] = 0;
+	if (why && why_len)
+		why[0] = 0;
+	else
+		why_len = 0;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
 	if (!opts) {
-		set_msg(connect_msg, sizeof(connect_msg), perr);
+		if (why_len)
+			set_msg(why, why_len, perr);
 		PQfreemem(perr);
 		return perr ? -EINVAL : -ENOMEM;
 	}
@@ -86,8 +94,8 @@ int urio_pg_connect(urio_pg **out, const char *conninfo, uint64_t timeout_ms)
 	if (err == 0 && PQsetnonblocking(c->conn, 1) != 0)
 		err = -ECONNREFUSED;
 	if (err < 0) {
-		set_msg(connect_msg, sizeof(connect_msg),
-			PQerrorMessage(c->conn));
+		if (why_len)
+			set_msg(why, why_len, PQerrorMessage(c->conn));
 		PQfinish(c->conn);
 		free(c);
 		return err;
@@ -134,12 +142,18 @@ int urio__pg_lost(urio_pg *c)
 	return -ECONNRESET;
 }
 
+bool urio__pg_fatal(const PGresult *res)
+{
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	return sev && (!strcmp(sev, "FATAL") || !strcmp(sev, "PANIC"));
+}
+
 int urio__pg_result_error(urio_pg *c, const PGresult *res)
 {
 	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", st ? st : "");
 	set_msg(c->msg, sizeof(c->msg), PQresultErrorMessage(res));
-	if (PQstatus(c->conn) != CONNECTION_OK) {
+	if (PQstatus(c->conn) != CONNECTION_OK || urio__pg_fatal(res)) {
 		c->broken = true;
 		return -ECONNRESET;
 	}

@@ -30,6 +30,12 @@ int urio__pg_drain(urio_pg *c);
 /* Records a failed result's SQLSTATE and message; returns -EREMOTEIO, or
  * -ECONNRESET if the connection went down with it. */
 int urio__pg_result_error(urio_pg *c, const PGresult *res);
+/* True if res is an error that ends the session (FATAL: the server is
+ * shutting down, the backend was terminated): the connection is lost. */
+bool urio__pg_fatal(const PGresult *res);
+/* Sets errno on the thread running the task now: glibc's errno address
+ * is a thread local that the compiler may keep across a suspension. */
+void urio__pg_set_errno(int e);
 /* Records libpq's connection error; marks c broken; returns -ECONNRESET. */
 int urio__pg_lost(urio_pg *c);
 

@@ -162,13 +162,13 @@ urio_iter *urio_pg_rows_params(urio_pg *c, const char *sql,
 {
 	struct rows *rs = calloc(1, sizeof(*rs));
 	if (!rs) {
-		errno = ENOMEM;
+		urio__pg_set_errno(ENOMEM);
 		return NULL;
 	}
 	int err = urio__pg_send(c, sql, p, true);
 	if (err < 0) {
 		free(rs);
-		errno = -err; /* after the last suspension: this thread's */
+		urio__pg_set_errno(-err);
 		return NULL;
 	}
 	rs->it.ops = &rows_ops;

@@ -9,7 +9,9 @@
  *
  * Errors are -errno: -EREMOTEIO for an error the server reported (its
  * SQLSTATE and message in urio_pg_sqlstate / urio_pg_error; the connection
- * stays usable), -ECONNRESET when the connection was lost, -ECANCELED when
+ * stays usable), -ECONNRESET when the connection was lost (also when the
+ * server ended the session with a FATAL error, whose SQLSTATE is kept:
+ * 57P01 for a terminated backend), -ECANCELED when
  * the task was cancelled or a deadline fired during a query: the query is
  * then cancelled on the server (PQcancel) and the connection is left
  * broken, to be closed (a pool destroys it), never reused in an unknown
@@ -32,13 +34,15 @@ typedef struct urio_pg urio_pg;
 
 /* Connects with a libpq conninfo string ("host=... port=... dbname=...")
  * within timeout_ms (0: no limit of ours). 0 with *out set, -EINVAL (bad
- * conninfo), -ECONNREFUSED (the server refused or failed the connection:
- * urio_pg_connect_error says why), -ETIMEDOUT, -ECANCELED, -ENOMEM. */
+ * conninfo), -ECONNREFUSED (the server refused or failed the connection),
+ * -ETIMEDOUT, -ECANCELED, -ENOMEM. */
 URIO_API int urio_pg_connect(urio_pg **out, const char *conninfo,
 			     uint64_t timeout_ms);
-/* libpq's message for the calling thread's last failed urio_pg_connect
- * (read it before the task next suspends; "" if none). */
-URIO_API const char *urio_pg_connect_error(void);
+/* urio_pg_connect that also puts libpq's reason for a failure in why (at
+ * most why_len bytes, NUL-terminated; "" on success). */
+URIO_API int urio_pg_connect_why(urio_pg **out, const char *conninfo,
+				 uint64_t timeout_ms, char *why,
+				 size_t why_len);
 /* Closes the connection and frees c (NULL is ignored). */
 URIO_API void urio_pg_close(urio_pg *c);
 /* The libpq connection, for reading its state (PQserverVersion, ...). Do
@@ -144,6 +148,36 @@ URIO_API urio_pool *urio_pg_pool_pool(urio_pg_pool *pp);
  * first error among acquire, BEGIN, body and COMMIT. */
 URIO_API int urio_pg_transact(urio_pg_pool *pp,
 			      int (*body)(urio_pg *c, void *ctx), void *ctx);
+
+/* --- shared, pipelined connections -----------------------------------------
+ * For many tasks running short queries: conns connections shared by all,
+ * each in libpq's pipeline mode, so queries of many tasks travel to the
+ * server back to back instead of each waiting for a lease. A query is not
+ * in a transaction with any other (use the pool for transactions and for
+ * row iterators). A task cancelled while its query runs gets -ECANCELED at
+ * once; the query completes on the server and its result is dropped. A
+ * lost connection fails its queries with -ECONNRESET and is not used
+ * again; when all are lost, every query does. */
+typedef struct urio_pg_mux urio_pg_mux;
+
+/* Connects conns connections (1..1024) with conninfo, each within
+ * connect_timeout_ms, and starts their reader tasks. Call from a task.
+ * NULL with errno EINVAL, ENOMEM, or the first connect's error. */
+URIO_API urio_pg_mux *urio_pg_mux_new(const char *conninfo, unsigned conns,
+				      uint64_t connect_timeout_ms);
+/* Runs sql with n text parameters on one of m's connections: as
+ * urio_pg_query (0 with *res), except that a server error returns
+ * -EREMOTEIO with the error's result in *res (PQresultErrorField gives
+ * its SQLSTATE; PQclear it) and -ESHUTDOWN once m is being freed. */
+URIO_API int urio_pg_mux_query(urio_pg_mux *m, const char *sql, int n,
+			       const char *const *values, PGresult **res);
+URIO_API int urio_pg_mux_query_params(urio_pg_mux *m, const char *sql,
+				      const urio_pg_params *p,
+				      PGresult **res);
+/* Stops the readers (queries still waiting get -ESHUTDOWN), closes the
+ * connections and frees m (NULL is ignored). Call from a task, once no
+ * task is about to start a query on m. */
+URIO_API void urio_pg_mux_free(urio_pg_mux *m);
 
 #ifdef __cplusplus
 }
