@@ -125,6 +125,16 @@ else
 	say "bench_servers.sh failed; see $out/servers.txt"
 	failed+=(bench_servers)
 fi
+# Clients on real servers (Redis, PostgreSQL, nginx), 1000 requesters:
+# urio against the same libraries' blocking clients (tools/bench_clients.sh).
+if { echo; echo "## Clients under load"; echo
+     bash "$root/tools/bench_clients.sh" "$build" "$out"; } \
+	>"$out/clients.md" 2>"$out/clients.txt"; then
+	tee -a "$out/report.md" <"$out/clients.md"
+else
+	say "bench_clients.sh failed; see $out/clients.txt"
+	failed+=(bench_clients)
+fi
 say "done in $((SECONDS - start)) s; results in $out"
 if [ ${#failed[@]} -gt 0 ]; then
 	say "failed: ${failed[*]}"
