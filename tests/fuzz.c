@@ -14,8 +14,8 @@
  * The environment (URIO_BACKEND=poll included) passes to the suites.
  * The campaign, 10k seeds of every suite on each backend, in a release
  * build:
- *   URIO_FUZZ_SEEDS=10000 URIO_FUZZ_BATCH=500 build-rel/tests/test_fuzz
- *   URIO_BACKEND=poll URIO_FUZZ_SEEDS=10000 URIO_FUZZ_BATCH=500 \
+ *   URIO_FUZZ_SEEDS=10000 URIO_FUZZ_BATCH=250 build-rel/tests/test_fuzz
+ *   URIO_BACKEND=poll URIO_FUZZ_SEEDS=10000 URIO_FUZZ_BATCH=250 \
  *       build-rel/tests/test_fuzz
  * A failing seed s of suite x replays alone with
  *   URIO_FUZZ_SEED=s URIO_FUZZ_BATCH=1 build-rel/tests/test_x */
@@ -35,7 +35,8 @@
 	"sync_chan,sync_event"
 #define MAX_SUITES 16
 #define MAX_JOBS 8
-#define RUN_LIMIT_MS 300000 /* per batch: a hang is a failure */
+/* a hang is a failure: the bound of a batch of n seeds */
+#define RUN_LIMIT_MS(n) (300000 + (uint64_t)(n) * 1000)
 
 struct suite {
 	char name[64], path[PATH_MAX + 80];
@@ -114,7 +115,7 @@ static int reap(struct job *j, int force)
 {
 	int st = 0;
 	pid_t r = waitpid(j->pid, &st, force ? 0 : WNOHANG);
-	if (r == 0 && now_ms() - j->t0 <= RUN_LIMIT_MS)
+	if (r == 0 && now_ms() - j->t0 <= RUN_LIMIT_MS(j->n))
 		return 0;
 	if (r == 0) {
 		kill(j->pid, SIGKILL);
