@@ -8,15 +8,15 @@
  *   URIO_FUZZ_SECONDS=s   time budget (default 25; with SEEDS: none); no
  *                         batch starts past it, the first round excepted
  *   URIO_FUZZ_FIRST=k     first seed (default 1)
- *   URIO_FUZZ_BATCH=b     seeds per program run (default 25)
+ *   URIO_FUZZ_BATCH=b     seeds per program run (default 10, with
+ *                         SEEDS 250)
  *   URIO_FUZZ_JOBS=j      programs at once (default 2)
  *   URIO_FUZZ_SUITES=a,b  suites (default: every one of DEFAULT_SUITES)
  * The environment (URIO_BACKEND=poll included) passes to the suites.
  * The campaign, 10k seeds of every suite on each backend, in a release
  * build:
- *   URIO_FUZZ_SEEDS=10000 URIO_FUZZ_BATCH=250 build-rel/tests/test_fuzz
- *   URIO_BACKEND=poll URIO_FUZZ_SEEDS=10000 URIO_FUZZ_BATCH=250 \
- *       build-rel/tests/test_fuzz
+ *   URIO_FUZZ_SEEDS=10000 build-rel/tests/test_fuzz
+ *   URIO_BACKEND=poll URIO_FUZZ_SEEDS=10000 build-rel/tests/test_fuzz
  * A failing seed s of suite x replays alone with
  *   URIO_FUZZ_SEED=s URIO_FUZZ_BATCH=1 build-rel/tests/test_x */
 #include <errno.h>
@@ -130,6 +130,10 @@ static int reap(struct job *j, int force)
 		ran = (unsigned long)(seed - j->first + 1);
 		report(j, st, seed);
 		s->failed++;
+	} else {
+		printf("%s: seeds %llu..%llu passed, %.1f s\n", s->name,
+		       j->first, j->first + j->n - 1,
+		       (now_ms() - j->t0) / 1000.0);
 	}
 	s->seeds += ran;
 	s->ms += now_ms() - j->t0;
@@ -181,7 +185,8 @@ int main(void)
 				    seeds == ULONG_MAX ? 25 : ULONG_MAX / 1000);
 	budget_ms *= 1000;
 	unsigned long long first = env_ul("URIO_FUZZ_FIRST", 1);
-	unsigned long batch = env_ul("URIO_FUZZ_BATCH", 25);
+	unsigned long batch = env_ul("URIO_FUZZ_BATCH",
+				     seeds == ULONG_MAX ? 10 : 250);
 	unsigned long jobs = env_ul("URIO_FUZZ_JOBS", 2);
 	ASSERT(batch >= 1 && jobs >= 1 && jobs <= MAX_JOBS);
 	struct job job[MAX_JOBS] = {0};
