@@ -8,7 +8,7 @@
  *   URIO_FUZZ_SECONDS=s   time budget (default 25; with SEEDS: none); no
  *                         batch starts past it, the first round excepted
  *   URIO_FUZZ_FIRST=k     first seed (default 1)
- *   URIO_FUZZ_BATCH=b     seeds per program run (default 10, with
+ *   URIO_FUZZ_BATCH=b     seeds per program run (default 4, with
  *                         SEEDS 250)
  *   URIO_FUZZ_JOBS=j      programs at once (default 2)
  *   URIO_FUZZ_SUITES=a,b  suites (default: every one of DEFAULT_SUITES)
@@ -186,7 +186,7 @@ int main(void)
 	budget_ms *= 1000;
 	unsigned long long first = env_ul("URIO_FUZZ_FIRST", 1);
 	unsigned long batch = env_ul("URIO_FUZZ_BATCH",
-				     seeds == ULONG_MAX ? 10 : 250);
+				     seeds == ULONG_MAX ? 4 : 250);
 	unsigned long jobs = env_ul("URIO_FUZZ_JOBS", 2);
 	ASSERT(batch >= 1 && jobs >= 1 && jobs <= MAX_JOBS);
 	struct job job[MAX_JOBS] = {0};
