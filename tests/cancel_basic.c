@@ -114,7 +114,7 @@ struct foreign_cancel {
 static void *cancel_from_thread(void *arg)
 {
 	struct foreign_cancel *f = arg;
-	usleep(5000); /* usually after it blocked; correct either way */
+	usleep(QUICK(5000, 500)); /* usually after it blocked; either way */
 	f->res = urio_cancel(f->t);
 	atomic_store(&f->done, 1);
 	return NULL;
@@ -142,7 +142,7 @@ static void cancel_one(urio_fn fn, int how)
 		join_cancelled(t);
 		return;
 	}
-	urio_sleep_ms(5); /* let it block */
+	urio_sleep_ms(QUICK(5, 1)); /* let it block; correct either way */
 	if (how == 0) {
 		ASSERT_EQ(urio_cancel(t), 0);
 	} else {
@@ -157,7 +157,9 @@ static void cancel_one(urio_fn fn, int how)
 
 static intptr_t all_waits(void *arg)
 {
-	for (int how = 0; how < 3; how++)
+	/* quick mode: one way per seed */
+	int how0 = test_quick() ? (int)(test_fuzz_seed() % 3) : 0;
+	for (int how = how0; how < (test_quick() ? how0 + 1 : 3); how++)
 		for (int i = 0; i < NWAITS; i++)
 			cancel_one(waits[i], how);
 	/* the fds are still usable: cancelled ops consumed nothing */
@@ -211,7 +213,7 @@ static intptr_t from_other_worker(void *arg)
 {
 	if (urio_rt_workers(rt) < 2)
 		return 0;
-	for (int i = 0; i < NWAITS * 10; i++) {
+	for (int i = 0; i < NWAITS * QUICK(10, 1); i++) {
 		struct pinned p = {.fn = waits[i % NWAITS]};
 		urio_task *t = spawn_pinned(&p);
 		spin_until_other_parks();
@@ -264,7 +266,7 @@ static intptr_t fd_vs_cancel(void *arg)
 	int fds0 = test_count_dir("/proc/self/fd");
 	int clients[40], nc = 0;
 	ASSERT_EQ(fcntl(listen_fd, F_SETFL, O_NONBLOCK), 0);
-	for (int i = 0; i < 80; i++) {
+	for (int i = 0; i < QUICK(80, 8); i++) {
 		bool acc = i % 2;
 		urio_task *t = urio_spawn(acc ? in_accept_once : in_open, NULL);
 		ASSERT(t);
@@ -383,7 +385,7 @@ static intptr_t race_canceller(void *arg)
 /* A reader, a writer and a canceller task released together. */
 static intptr_t race_tasks(void *arg)
 {
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < QUICK(2000, 50); i++) {
 		struct race r = {.go = 0};
 		ASSERT_EQ(pipe(r.p), 0);
 		ASSERT((r.reader = urio_spawn(race_reader, &r)));
@@ -424,7 +426,7 @@ static void *write_and_cancel(void *arg)
 
 static intptr_t race_foreign(void *arg)
 {
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < QUICK(200, 20); i++) {
 		struct race r = {.go = 1};
 		ASSERT_EQ(pipe(r.p), 0);
 		ASSERT((r.reader = urio_spawn(race_reader, &r)));
@@ -451,7 +453,7 @@ static intptr_t race_other_worker(void *arg)
 {
 	if (urio_rt_workers(rt) < 2)
 		return 0;
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < QUICK(200, 20); i++) {
 		struct race r = {.go = 1};
 		ASSERT_EQ(pipe(r.p), 0);
 		struct pinned p = {.fn = race_reader, .arg = &r};
@@ -527,7 +529,7 @@ static intptr_t stale_cancel_vs_shield(void *arg)
 {
 	if (urio_rt_workers(rt) < 2)
 		return 0;
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < QUICK(20, 2); i++) {
 		struct stale s = {0};
 		ASSERT(pipe(s.a) == 0 && pipe(s.b) == 0 && pipe(s.c) == 0);
 		struct pinned pr = {.fn = read_then_shielded_poll, .arg = &s};
@@ -573,7 +575,7 @@ static intptr_t short_sleep(void *arg)
 
 static intptr_t race_timer(void *arg)
 {
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < QUICK(500, 50); i++) {
 		uintptr_t ns = (uintptr_t)(i % 10) * 1000;
 		urio_task *t = urio_spawn(short_sleep, (void *)ns);
 		ASSERT(t);
@@ -605,7 +607,7 @@ static void open_fds(void)
 	ASSERT_EQ(listen(listen_fd, 64), 0);
 }
 
-int main(void)
+static int suite(void *unused)
 {
 	open_fds();
 	never = urio_future_new();
@@ -616,7 +618,7 @@ int main(void)
 			   fd_vs_cancel};
 	/* one worker: cancels come from the same worker (or a foreign
 	 * thread); two: also from the other one */
-	for (unsigned w = 1; w <= 2; w++) {
+	for (unsigned w = test_quick() ? 2 : 1; w <= 2; w++) {
 		urio_config cfg = {.workers = w};
 		rt = urio_rt_new(&cfg);
 		ASSERT(rt);
@@ -632,6 +634,12 @@ int main(void)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		close(fds[i]);
 	urio_future_free(never);
-	puts("cancel_basic: ok");
+	if (!test_quick())
+		puts("cancel_basic: ok");
 	return 0;
+}
+
+int main(void)
+{
+	return test_fuzz_seeds(suite, NULL);
 }

@@ -11,6 +11,15 @@
 #include "test.h"
 
 static const urio_config two = {.workers = 2};
+static urio_rt *shared; /* quick mode's one runtime for every case */
+
+/* fn on a 2-worker runtime: its own, or in quick mode the shared one */
+static int run2(urio_fn fn, void *arg, intptr_t *res)
+{
+	if (shared)
+		return urio_rt_block_on(shared, fn, arg, res);
+	return urio_run(&two, fn, arg, res);
+}
 
 static void basics(void)
 {
@@ -123,7 +132,7 @@ static intptr_t placed_waiter(void *arg)
 
 static intptr_t task_waiters(void *arg)
 {
-	for (int round = 0; round < 20; round++) {
+	for (int round = 0; round < QUICK(20, 1); round++) {
 		/* a task on another worker sets */
 		struct many m = {.f = urio_future_new(), .want = 42};
 		urio_task *w[32];
@@ -246,7 +255,7 @@ static void foreign(void)
 	struct foreign_set fs = {.f = urio_future_new()};
 	pthread_create(&fs.th, NULL, thread_setter, urio_future_ref(fs.f));
 	intptr_t r = 0;
-	ASSERT_EQ(urio_run(&two, wait_then_join, &fs, &r), 0);
+	ASSERT_EQ(run2(wait_then_join, &fs, &r), 0);
 	ASSERT_EQ(r, 99);
 	urio_future_free(fs.f);
 
@@ -255,7 +264,7 @@ static void foreign(void)
 	pthread_t ths[4];
 	for (int i = 0; i < 4; i++)
 		pthread_create(&ths[i], NULL, thread_waiter, &m);
-	ASSERT_EQ(urio_run(&two, task_sets_late, &m, NULL), 0);
+	ASSERT_EQ(run2(task_sets_late, &m, NULL), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_join(ths[i], NULL);
 	urio_future_free(m.f);
@@ -342,7 +351,8 @@ static intptr_t waiter_cancelled(void *arg)
 	/* cancel racing set, across workers: each waiter ends one way or
 	 * the other, never hangs, never both */
 	int got = 0, cancelled = 0;
-	for (int i = 0; i < 300; i++) {
+	const int races = QUICK(300, 20);
+	for (int i = 0; i < races; i++) {
 		struct many x = {.f = urio_future_new()};
 		urio_task *w = urio_spawn(wait_ret, &x);
 		if (i % 2)
@@ -361,7 +371,7 @@ static intptr_t waiter_cancelled(void *arg)
 		}
 		urio_future_free(x.f);
 	}
-	ASSERT_EQ(got + cancelled, 300);
+	ASSERT_EQ(got + cancelled, races);
 	return 0;
 }
 
@@ -441,7 +451,7 @@ static void callbacks(void)
 	/* completed inside a task: the callback runs in that task */
 	struct cbrec t = {.f = urio_future_new()};
 	ASSERT_EQ(urio_future_on_done(t.f, cb_record, &t), 0);
-	ASSERT_EQ(urio_run(&two, cb_in_task, &t, NULL), 0);
+	ASSERT_EQ(run2(cb_in_task, &t, NULL), 0);
 	ASSERT_EQ(atomic_load(&t.n), 1);
 	urio_future_free(t.f);
 
@@ -527,24 +537,35 @@ static intptr_t stress(void *arg)
 	return 0;
 }
 
-int main(void)
+static int suite(void *unused)
 {
+	if (test_quick())
+		ASSERT((shared = urio_rt_new(&two)));
 	basics();
-	ASSERT_EQ(urio_run(&two, task_waiters, NULL, NULL), 0);
-	ASSERT_EQ(urio_run(&two, fail_cancel, NULL, NULL), 0);
+	ASSERT_EQ(run2(task_waiters, NULL, NULL), 0);
+	ASSERT_EQ(run2(fail_cancel, NULL, NULL), 0);
 	foreign();
-	ASSERT_EQ(urio_run(&two, from_offload, NULL, NULL), 0);
-	ASSERT_EQ(urio_run(&two, waiter_cancelled, NULL, NULL), 0);
+	ASSERT_EQ(run2(from_offload, NULL, NULL), 0);
+	ASSERT_EQ(run2(waiter_cancelled, NULL, NULL), 0);
 	callbacks();
-	for (int round = 0; round < 5; round++) {
+	for (int round = 0; round < QUICK(5, 1); round++) {
 		for (int i = 0; i < NF; i++) {
 			sf[i] = urio_future_new();
 			urio_future_ref(sf[i]); /* for the setter thread */
 		}
-		ASSERT_EQ(urio_run(&two, stress, NULL, NULL), 0);
+		ASSERT_EQ(run2(stress, NULL, NULL), 0);
 		for (int i = 0; i < NF; i++)
 			urio_future_free(sf[i]);
 	}
-	puts("future: ok");
+	if (shared)
+		urio_rt_free(shared);
+	shared = NULL;
+	if (!test_quick())
+		puts("future: ok");
 	return 0;
+}
+
+int main(void)
+{
+	return test_fuzz_seeds(suite, NULL);
 }

@@ -22,12 +22,13 @@
 /* TSan gives each live fiber its own shadow stack (~2.5 MiB of mappings):
  * fewer at once there. */
 #if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#define SLEEPERS 2000
+#define SLEEPERS_MAX 2000
 #elif defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define SLEEPERS 10000
+#define SLEEPERS_MAX 10000
 #else
-#define SLEEPERS 100000
+#define SLEEPERS_MAX 100000
 #endif
+#define SLEEPERS QUICK(SLEEPERS_MAX, 200)
 
 static urio_rt *rt; /* the 2-worker runtime every case runs on */
 
@@ -58,7 +59,7 @@ static intptr_t pinned_reader(void *arg)
  * list); the write comes from this worker and must wake it there. */
 static intptr_t woken_from_other_worker(void *arg)
 {
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < QUICK(100, 5); i++) {
 		int p[2];
 		ASSERT_EQ(pipe(p), 0);
 		struct pinned pin = {.fd = p[0]};
@@ -90,7 +91,7 @@ static intptr_t pinned_sleeper(void *arg)
 /* Joins a task that runs, and finishes, on the other worker. */
 static intptr_t join_other_worker(void *arg)
 {
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < QUICK(100, 5); i++) {
 		struct pinned pin = {.fd = -1};
 		urio_task *t = urio_spawn(pinned_sleeper, &pin);
 		ASSERT(t);
@@ -115,7 +116,7 @@ static intptr_t migrant(void *arg)
 		return -errno;
 	int first = urio_worker_index();
 	intptr_t r = 0;
-	for (int i = 0; i < 50 && r == 0; i++) {
+	for (int i = 0; i < QUICK(50, 10) && r == 0; i++) {
 		char out = (char)i, in = 0;
 		if (urio_write(p[1], &out, 1, -1) != 1 ||
 		    urio_read(p[0], &in, 1, -1) != 1 || in != out)
@@ -135,11 +136,12 @@ static intptr_t migration(void *arg)
 	 * is looked for in rounds, bounded; in practice the first round
 	 * shows it. Data integrity is asserted every time. */
 	for (int round = 0; round < 50 && !atomic_load(&moved); round++) {
-		enum { N = 200 };
-		urio_task *t[N];
-		for (int i = 0; i < N; i++)
+		enum { N_MAX = 200 };
+		const int n = QUICK(N_MAX, 20);
+		urio_task *t[N_MAX];
+		for (int i = 0; i < n; i++)
 			ASSERT((t[i] = urio_spawn(migrant, NULL)));
-		for (int i = 0; i < N; i++) {
+		for (int i = 0; i < n; i++) {
 			intptr_t r = -1;
 			ASSERT_EQ(urio_join(t[i], &r), 0);
 			ASSERT_EQ(r, 0);
@@ -165,7 +167,7 @@ static intptr_t writer(void *arg)
 
 static intptr_t cross_wake(void *arg)
 {
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < QUICK(200, 10); i++) {
 		int p[2];
 		ASSERT_EQ(pipe(p), 0);
 		urio_task *r = urio_spawn(reader, (void *)(intptr_t)p[0]);
@@ -189,7 +191,7 @@ static intptr_t add(void *arg)
 
 static intptr_t sleeper(void *arg)
 {
-	return urio_sleep_ms(50 + (uintptr_t)arg % 150);
+	return urio_sleep_ms(QUICK(50, 0) + (uintptr_t)arg % QUICK(150, 3));
 }
 
 static intptr_t many_sleepers(void *arg)
@@ -210,7 +212,8 @@ static intptr_t many_sleepers(void *arg)
 static intptr_t fanout(void *arg)
 {
 	/* 100k tasks, at most W alive: each joined result is summed */
-	enum { N = 100000, W = 1024 };
+	enum { W = 1024 };
+	const int N = QUICK(100000, 500);
 	static urio_task *win[W];
 	long sum = 0;
 	for (int i = 0; i < N + W; i++) {
@@ -227,7 +230,8 @@ static intptr_t fanout(void *arg)
 }
 
 /* --- foreign spawners ---------------------------------------------------- */
-enum { FOREIGN_THREADS = 4, FOREIGN_SPAWNS = 1000 };
+enum { FOREIGN_THREADS = 4 };
+#define FOREIGN_SPAWNS QUICK(1000, 40)
 static atomic_long detached_sum;
 
 static intptr_t add_detached(void *arg)
@@ -263,6 +267,7 @@ static void *foreign(void *arg)
 static void foreign_spawners(void)
 {
 	struct spawner s[FOREIGN_THREADS];
+	atomic_store(&detached_sum, 0);
 	pthread_t th[FOREIGN_THREADS];
 	for (int i = 0; i < FOREIGN_THREADS; i++) {
 		s[i] = (struct spawner){0};
@@ -296,7 +301,7 @@ static void assert_all_finished(void)
 	ASSERT_EQ(st.workers, 2);
 }
 
-int main(void)
+static int suite(void *unused)
 {
 	urio_config two = {.workers = 2};
 	rt = urio_rt_new(&two);
@@ -317,6 +322,12 @@ int main(void)
 	foreign_spawners();
 	assert_all_finished();
 	urio_rt_free(rt);
-	puts("sched: ok");
+	if (!test_quick())
+		puts("sched: ok");
 	return 0;
+}
+
+int main(void)
+{
+	return test_fuzz_seeds(suite, NULL);
 }

@@ -81,11 +81,12 @@ static intptr_t chan_invalid(void *arg)
 #define NCONS 8
 /* TSan runs this path ~20x slower: 100k items there */
 #if UNDER_TSAN
-#define ITEMS 100000u
+#define ITEMS_MAX 100000u
 #else
-#define ITEMS 1000000u
+#define ITEMS_MAX 1000000u
 #endif
-static _Atomic uint64_t seen[ITEMS / 64 + 1];
+#define ITEMS QUICK(ITEMS_MAX, 4096u)
+static _Atomic uint64_t seen[ITEMS_MAX / 64 + 1];
 static atomic_ullong recv_sum, recv_count, dup_or_bad;
 
 static intptr_t producer(void *arg)
@@ -245,7 +246,6 @@ static intptr_t mid_producer(void *arg)
 static intptr_t chan_close_midstream(void *arg)
 {
 	urio_task *p[NPROD], *c[NCONS];
-	_Static_assert(NPROD * MID_PER_PROD <= ITEMS, "marks cover the items");
 	ASSERT((ch = urio_chan_new(sizeof(uint64_t), 8)));
 	reset_marks();
 	atomic_store(&sent_sum, 0);
@@ -455,8 +455,9 @@ static intptr_t chan_recv_eof(void *arg)
 }
 
 /* --- a storm: senders and receivers that time out or are cancelled ------ */
-#define STORM_TASKS 64
-#define STORM_ITERS 300
+#define STORM_TASKS_MAX 64
+#define STORM_TASKS QUICK(STORM_TASKS_MAX, 16)
+#define STORM_ITERS QUICK(300, 30)
 static atomic_ullong storm_recv_sum, storm_recv_count;
 
 static intptr_t storm_sender(void *arg)
@@ -493,7 +494,7 @@ static intptr_t storm_receiver(void *arg)
 
 static intptr_t chan_cancel_storm(void *arg)
 {
-	urio_task *s[STORM_TASKS], *r[STORM_TASKS];
+	urio_task *s[STORM_TASKS_MAX], *r[STORM_TASKS_MAX];
 	ASSERT((ch = urio_chan_new(sizeof(uint64_t), 4)));
 	atomic_store(&sent_sum, 0);
 	atomic_store(&sent_count, 0);
@@ -530,7 +531,7 @@ static intptr_t chan_cancel_storm(void *arg)
 
 /* --- plain threads send (and block on a full channel) ------------------- */
 #define THR_SENDERS 3
-#define THR_ITEMS 3000
+#define THR_ITEMS QUICK(3000, 200)
 
 static atomic_int threads_done;
 

@@ -354,10 +354,10 @@ int main(int argc, char **argv)
 		CASE(wg_wait_cancelled),
 		CASE(wg_wait_timeout),
 		CASE(wg_thread_done),
-		CASE(limiter_basic),
+		CASE_SLOW(limiter_basic),
 		CASE(limiter_invalid),
-		CASE(limiter_rate),
-		CASE(limiter_acquire_cancelled),
+		CASE_SLOW(limiter_rate),
+		CASE_SLOW(limiter_acquire_cancelled),
 		CASE(limiter_thread),
 	};
 	return run_cases("sync_event", cases,

@@ -59,8 +59,9 @@ static intptr_t sync_invalid(void *arg)
 }
 
 /* --- exclusion across workers ------------------------------------------- */
-#define EX_TASKS 200
-#define EX_ITERS 200
+#define EX_TASKS_MAX 200
+#define EX_TASKS QUICK(EX_TASKS_MAX, 16)
+#define EX_ITERS QUICK(200, 20)
 static long counter;
 static atomic_int ex_inside, ex_bad;
 
@@ -84,7 +85,7 @@ static intptr_t exclusion_task(void *arg)
 
 static intptr_t mutex_exclusion(void *arg)
 {
-	urio_task *ts[EX_TASKS];
+	urio_task *ts[EX_TASKS_MAX];
 	urio_mutex_init(&mu);
 	counter = 0;
 	atomic_store(&ex_bad, 0);
@@ -214,8 +215,9 @@ static intptr_t mutex_lock_timeout(void *arg)
 }
 
 /* --- a storm of cancels and timeouts on a contended mutex -------------- */
-#define STORM_TASKS 300
-#define STORM_ROUNDS 20
+#define STORM_TASKS_MAX 300
+#define STORM_TASKS QUICK(STORM_TASKS_MAX, 32)
+#define STORM_ROUNDS QUICK(20, 3)
 
 static intptr_t stormer(void *arg)
 {
@@ -238,7 +240,7 @@ static intptr_t stormer(void *arg)
 
 static intptr_t mutex_cancel_storm(void *arg)
 {
-	static urio_task *ts[STORM_TASKS];
+	static urio_task *ts[STORM_TASKS_MAX];
 	urio_mutex_init(&mu);
 	atomic_store(&ex_bad, 0);
 	for (intptr_t i = 0; i < STORM_TASKS; i++)
@@ -424,8 +426,9 @@ static intptr_t rwlock_writer_cancelled(void *arg)
 	return 0;
 }
 
-#define RW_TASKS 64
-#define RW_ITERS 100
+#define RW_TASKS_MAX 64
+#define RW_TASKS QUICK(RW_TASKS_MAX, 16)
+#define RW_ITERS QUICK(100, 10)
 static atomic_int rw_readers, rw_writers, rw_bad;
 
 static intptr_t rw_mixed(void *arg)
@@ -454,7 +457,7 @@ static intptr_t rw_mixed(void *arg)
 
 static intptr_t rwlock_stress(void *arg)
 {
-	urio_task *ts[RW_TASKS];
+	urio_task *ts[RW_TASKS_MAX];
 	urio_rwlock_init(&rw);
 	atomic_store(&rw_bad, 0);
 	for (intptr_t i = 0; i < RW_TASKS; i++)
@@ -539,7 +542,8 @@ static intptr_t cond_wait_cancelled(void *arg)
 }
 
 /* a signal that reached a waiter as its cancel came wakes the next one
- * (exact on one worker) */
+ * (exact on one worker; on two, the waiter may have taken the signal and
+ * returned before the cancel, and then the next one needs its own) */
 static intptr_t cond_signal_passed_on(void *arg)
 {
 	urio_mutex_init(&mu);
@@ -559,7 +563,41 @@ static intptr_t cond_signal_passed_on(void *arg)
 	urio_join(a, &r);
 	if ((intptr_t)arg == 1)
 		ASSERT_EQ(r, -ECANCELED);
+	if (r == 0) /* a took the signal: nothing to pass on */
+		ASSERT_EQ(urio_cond_signal(&cv), 0);
+	else
+		ASSERT_EQ(r, -ECANCELED);
 	ASSERT_EQ(urio_join(b, &r), 0); /* woken by the passed-on signal */
+	ASSERT_EQ(r, 0);
+	return 0;
+}
+
+/* The race cond_signal_passed_on allows on two workers, forced: the
+ * signalled waiter returns before its cancel, so the signal is spent and
+ * the other waiter stays queued until a signal of its own (this is what
+ * hung that case under schedule fuzzing when it assumed a pass-on). */
+static intptr_t cond_signal_taken_before_cancel(void *arg)
+{
+	urio_mutex_init(&mu);
+	urio_cond_init(&cv);
+	ready_flag = 0;
+	atomic_store(&woke, 0);
+	urio_task *a = urio_spawn(cond_waiter, NULL);
+	POLL(urio_cond_waiters(&cv) == 1);
+	urio_task *b = urio_spawn(cond_waiter, NULL);
+	POLL(urio_cond_waiters(&cv) == 2);
+	ASSERT_EQ(urio_mutex_lock(&mu), 0);
+	ready_flag = 1;
+	ASSERT_EQ(urio_mutex_unlock(&mu), 0);
+	ASSERT_EQ(urio_cond_signal(&cv), 0);
+	POLL(atomic_load(&woke) == 1); /* a took it and returned */
+	urio_cancel(a);
+	intptr_t r = -1;
+	urio_join(a, &r);
+	ASSERT_EQ(r, 0);
+	ASSERT_EQ(urio_cond_waiters(&cv), 1); /* nothing was passed on */
+	ASSERT_EQ(urio_cond_signal(&cv), 0);
+	ASSERT_EQ(urio_join(b, &r), 0);
 	ASSERT_EQ(r, 0);
 	return 0;
 }
@@ -625,6 +663,7 @@ int main(int argc, char **argv)
 		CASE(cond_basic),
 		CASE(cond_wait_cancelled),
 		CASE(cond_signal_passed_on),
+		CASE(cond_signal_taken_before_cancel),
 		CASE(cond_wait_timeout),
 		CASE(cond_thread),
 	};

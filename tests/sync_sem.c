@@ -57,7 +57,7 @@ static intptr_t sem_invalid(void *arg)
 #else
 #define ADMIT_TASKS 10000
 #endif
-#define ADMIT_WAVE 1000
+#define ADMIT_WAVE QUICK(1000, 100)
 static atomic_int inside, max_inside, admitted;
 
 static intptr_t admit_one(void *arg)
@@ -83,7 +83,8 @@ static intptr_t sem_admission(void *arg)
 	atomic_store(&inside, 0);
 	atomic_store(&max_inside, 0);
 	atomic_store(&admitted, 0);
-	for (int w = 0; w < ADMIT_TASKS; w += ADMIT_WAVE) {
+	int n = QUICK(ADMIT_TASKS, 2 * ADMIT_WAVE);
+	for (int w = 0; w < n; w += ADMIT_WAVE) {
 		for (int i = w; i < w + ADMIT_WAVE; i++)
 			ASSERT((ts[i] = urio_spawn_ex(admit_one, NULL,
 						      SMALL_STACK)));
@@ -93,7 +94,7 @@ static intptr_t sem_admission(void *arg)
 			ASSERT_EQ(r, 0);
 		}
 	}
-	ASSERT_EQ(atomic_load(&admitted), ADMIT_TASKS);
+	ASSERT_EQ(atomic_load(&admitted), n);
 	ASSERT(atomic_load(&max_inside) <= ADMIT_N);
 	ASSERT_GE(atomic_load(&max_inside), 1);
 	ASSERT_EQ(urio_sem_available(&sem), ADMIT_N);
@@ -228,8 +229,9 @@ static intptr_t sem_acquire_deadline(void *arg)
 
 /* --- a storm of cancels and timeouts, then count the permits ----------- */
 #define STORM_N 4
-#define STORM_TASKS 400
-#define STORM_ROUNDS 20
+#define STORM_TASKS_MAX 400
+#define STORM_TASKS QUICK(STORM_TASKS_MAX, 32)
+#define STORM_ROUNDS QUICK(20, 3)
 static atomic_int storm_inside, storm_bad;
 
 static intptr_t stormer(void *arg)
@@ -253,7 +255,7 @@ static intptr_t stormer(void *arg)
 
 static intptr_t sem_cancel_storm(void *arg)
 {
-	static urio_task *ts[STORM_TASKS];
+	static urio_task *ts[STORM_TASKS_MAX];
 	urio_sem_init(&sem, STORM_N);
 	atomic_store(&storm_inside, 0);
 	atomic_store(&storm_bad, 0);

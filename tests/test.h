@@ -133,4 +133,75 @@ static inline int test_count_threads(void)
 	return n;
 }
 
+/* Schedule fuzzing (tests/fuzz.c). URIO_FUZZ_SEED=n alone runs the suite
+ * once under seed n. With URIO_FUZZ_BATCH=k as well, suite() runs under
+ * seeds n .. n+k-1 in this one process, in quick mode (test_quick(): the
+ * suite shrinks its loops and sleeps), printing "fuzz seed s" before each
+ * so a failure or a hang names its seed; URIO_FUZZ_BATCH=1 replays one.
+ * suite(ctx) returns 0 when it passed. */
+static inline int *test_quick_flag(void)
+{
+	static int quick;
+	return &quick;
+}
+
+static inline int test_quick(void)
+{
+	return *test_quick_flag();
+}
+
+/* The seed this run fuzzes under, 0 without one. */
+static inline unsigned long long test_fuzz_seed(void)
+{
+	const char *s = getenv("URIO_FUZZ_SEED");
+	return s ? strtoull(s, NULL, 0) : 0;
+}
+
+/* quick mode's count instead of the full one */
+#define QUICK(full, quick) (test_quick() ? (quick) : (full))
+
+static inline int test_fuzz_seeds(int (*suite)(void *), void *ctx)
+{
+	const char *s = getenv("URIO_FUZZ_SEED");
+	const char *b = getenv("URIO_FUZZ_BATCH");
+	if (!s || !*s || !b || !*b)
+		return suite(ctx);
+	unsigned long long first = strtoull(s, NULL, 0);
+	unsigned long long k = strtoull(b, NULL, 0);
+	*test_quick_flag() = 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (unsigned long long i = 0; i < k; i++) {
+		char v[32];
+		snprintf(v, sizeof(v), "%llu", first + i);
+		/* read at each urio_rt_new, which runs on this thread */
+		setenv("URIO_FUZZ_SEED", v, 1);
+		printf("fuzz seed %llu\n", first + i);
+		int rc = suite(ctx);
+		if (rc) {
+			printf("fuzz seed %llu failed: %d\n", first + i, rc);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Quick mode's runner: the cases, each returning 0, on one 2-worker
+ * runtime (creating one costs as much as a quick case); before, unless
+ * NULL, runs ahead of each. */
+static inline void test_run_shared(const urio_fn *cases, size_t n,
+				   void (*before)(void))
+{
+	urio_config two = {.workers = 2};
+	urio_rt *rt = urio_rt_new(&two);
+	ASSERT(rt);
+	for (size_t i = 0; i < n; i++) {
+		intptr_t r = -1;
+		if (before)
+			before();
+		ASSERT_EQ(urio_rt_block_on(rt, cases[i], NULL, &r), 0);
+		ASSERT_EQ(r, 0);
+	}
+	urio_rt_free(rt);
+}
+
 #endif

@@ -180,19 +180,34 @@ out:
 	return 0;
 }
 
-int main(void)
+static void reset(void)
+{
+	releases = 0;
+}
+
+static int suite(void *unused)
 {
 	urio_config one = {.workers = 1}, two = {.workers = 2};
-	urio_fn cases[] = {basic, cancel, guard};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	static const urio_fn cases[] = {basic, cancel, guard};
+	size_t n = sizeof(cases) / sizeof(cases[0]);
+	if (test_quick()) {
+		test_run_shared(cases, n, reset);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
 		intptr_t r = -1;
-		releases = 0;
+		reset();
 		ASSERT_EQ(urio_run(&one, cases[i], NULL, &r), 0);
 		ASSERT_EQ(r, 0);
-		releases = 0;
+		reset();
 		ASSERT_EQ(urio_run(&two, cases[i], NULL, &r), 0);
 		ASSERT_EQ(r, 0);
 	}
 	puts("with: ok");
 	return 0;
+}
+
+int main(void)
+{
+	return test_fuzz_seeds(suite, NULL);
 }
