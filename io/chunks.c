@@ -323,6 +323,12 @@ uint64_t urio_chunks_offset(const urio_chunks *cs)
 	return cs ? cs->off : 0;
 }
 
+void urio_chunks_stop(urio_chunks *cs)
+{
+	if (cs)
+		urio__follow_stop(cs);
+}
+
 void urio_chunks_close(urio_chunks *cs)
 {
 	if (!cs)

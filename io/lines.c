@@ -287,6 +287,12 @@ urio_lines *urio_lines_open_fd(int fd, const urio_lines_opts *opts)
 	return ls;
 }
 
+void urio_lines_stop(urio_lines *ls)
+{
+	if (ls)
+		urio__follow_stop(&ls->cs);
+}
+
 void urio_lines_close(urio_lines *ls)
 {
 	if (!ls)

@@ -36,7 +36,8 @@ typedef struct urio_lines_opts {
 			       file system allows them (else buffered) */
 	bool follow;        /* tail -F: at EOF wait for more (inotify), also
 			       across rotation by rename or copy + truncate;
-			       only cancellation (or a deadline) ends it */
+			       ended by urio_lines_stop / urio_chunks_stop,
+			       cancellation or a deadline */
 	off_t start;        /* first byte read (regular files) */
 } urio_lines_opts;
 
@@ -55,7 +56,14 @@ URIO_API urio_chunks *urio_chunks_open_fd(int fd, const urio_lines_opts *opts);
 URIO_API int urio_chunks_next(urio_chunks *cs, urio_slice *chunk);
 /* Offset in the file just past the last chunk returned. */
 URIO_API uint64_t urio_chunks_offset(const urio_chunks *cs);
-/* Waits for the reads in flight (cancelling them) and frees cs. */
+/* Ends a follower (opts.follow) from any task or thread: its next returns
+ * what is left up to the end of the file, then 0, also waking one waiting
+ * at EOF (at once with inotify; within a quarter second when it polls).
+ * No effect without follow mode. cs must stay open until stop returns:
+ * only its consumer closes it, once its next has returned. */
+URIO_API void urio_chunks_stop(urio_chunks *cs);
+/* Waits for the reads in flight (cancelling them) and frees cs. Call it
+ * from the task that iterates cs, not while a next runs (see stop). */
 URIO_API void urio_chunks_close(urio_chunks *cs);
 /* cs as an iterator of urio_slice * items (owned by it). */
 URIO_API urio_iter *urio_chunks_iter(urio_chunks *cs);
@@ -81,6 +89,9 @@ URIO_API int urio_lines_next(urio_lines *ls, urio_slice *line);
 URIO_API int urio_lines_next_block(urio_lines *ls, urio_slice *block);
 /* 1-based number of the last line returned (blocks count their lines). */
 URIO_API uint64_t urio_lines_lineno(const urio_lines *ls);
+/* As urio_chunks_stop: a follower's next returns the lines left, then 0. */
+URIO_API void urio_lines_stop(urio_lines *ls);
+/* As urio_chunks_close. */
 URIO_API void urio_lines_close(urio_lines *ls);
 /* ls as an iterator of urio_slice * items (owned by it). */
 URIO_API urio_iter *urio_lines_iter(urio_lines *ls);
