@@ -7,6 +7,9 @@
  * found too long and skipped up to its newline. */
 #include <errno.h>
 #include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <string.h>
 #include <unistd.h>
 #include <urio/lines.h>
@@ -140,50 +143,123 @@ int urio_lines_next(urio_lines *ls, urio_slice *line)
 	}
 }
 
+/* Line ends in [s, s + n). SSE2 compares 16 bytes at a time and sums the
+ * matches in byte counters, emptied before they can wrap. */
+static uint64_t count_nl(const char *s, size_t n)
+{
+	uint64_t c = 0;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n');
+	while (n - i >= 16) {
+		size_t k = (n - i) / 16;
+		if (k > 255)
+			k = 255;
+		__m128i acc = _mm_setzero_si128();
+		for (; k; k--, i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, nl));
+		}
+		__m128i sum = _mm_sad_epu8(acc, _mm_setzero_si128());
+		c += (uint64_t)_mm_cvtsi128_si64(sum) +
+		     (uint64_t)_mm_extract_epi16(sum, 4);
+	}
+#endif
+	for (; i < n; i++)
+		c += s[i] == '\n';
+	return c;
+}
+
+/* The first line of [s, e) (whole lines, s at a line start) longer than
+ * max, or NULL. memrchr over the next max + 1 bytes finds the last line
+ * end there, and every line ending by then fits; without one, only a
+ * \r\n right after max bytes does. So each byte is looked at about once,
+ * and a block shorter than max costs nothing. */
+static const char *find_long(const char *s, const char *e, size_t max)
+{
+	while ((size_t)(e - s) > max) {
+		const char *nl = memrchr(s, '\n', max + 1);
+		if (nl) {
+			s = nl + 1;
+		} else if ((size_t)(e - s) > max + 1 && s[max + 1] == '\n' &&
+			   s[max] == '\r') {
+			s += max + 2;
+		} else {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* The whole lines at p up to last (a line end): a block, cut short before
+ * a line longer than max_line, or -E2BIG when that line comes first. */
+static int whole_lines(urio_lines *ls, const char *last, urio_slice *block)
+{
+	const char *s = ls->p, *e = last + 1;
+	const char *bad = find_long(s, e, ls->max_line);
+	if (bad == s) {
+		ls->p = (const char *)memchr(s, '\n', (size_t)(e - s)) + 1;
+		ls->lineno++;
+		return -E2BIG;
+	}
+	if (bad)
+		e = bad;
+	block->ptr = s;
+	block->len = (size_t)(e - s);
+	ls->p = e;
+	ls->lineno += count_nl(s, block->len);
+	return 1;
+}
+
+/* A border line went on in this chunk (its start in the carry): 1 with it
+ * complete, 0 to go on, -E2BIG. */
+static int carry_block(urio_lines *ls, size_t avail, urio_slice *block)
+{
+	const char *nl = memchr(ls->p, '\n', avail);
+	const char *s = ls->p;
+	size_t n = nl ? (size_t)(nl + 1 - s) : avail;
+	ls->p = s + n;
+	bool was_skipping = ls->skipping;
+	int r = carry_add(ls, s, n, ls->max_line + 2); /* + its \r\n */
+	if (nl)
+		ls->skipping = false;
+	if (r < 0 || (nl && !was_skipping))
+		ls->lineno++;
+	if (r < 0 || !nl || was_skipping)
+		return r;
+	if (content_len(ls->carry, ls->ncarry - 1) > ls->max_line) {
+		ls->ncarry = 0;
+		return -E2BIG;
+	}
+	block->ptr = ls->carry;
+	block->len = ls->ncarry;
+	ls->ncarry = 0;
+	return 1;
+}
+
 int urio_lines_next_block(urio_lines *ls, urio_slice *block)
 {
 	if (!ls || !block)
 		return -EINVAL;
-	size_t cap = ls->max_line + 2; /* the line and its \r\n */
 	for (;;) {
 		size_t avail = (size_t)(ls->end - ls->p);
 		if (avail && (ls->ncarry || ls->skipping)) {
-			const char *nl = memchr(ls->p, '\n', avail);
-			const char *s = ls->p;
-			size_t n = nl ? (size_t)(nl + 1 - s) : avail;
-			ls->p = s + n;
-			bool was_skipping = ls->skipping;
-			int r = carry_add(ls, s, n, cap);
-			if (nl)
-				ls->skipping = false;
-			if (r < 0)
+			int r = carry_block(ls, avail, block);
+			if (r != 0)
 				return r;
-			if (nl && !was_skipping) {
-				if (content_len(ls->carry, ls->ncarry - 1) >
-				    ls->max_line) {
-					ls->ncarry = 0;
-					return -E2BIG;
-				}
-				block->ptr = ls->carry;
-				block->len = ls->ncarry;
-				ls->ncarry = 0;
-				return 1;
-			}
 			continue;
 		}
 		if (avail) {
 			const char *last = memrchr(ls->p, '\n', avail);
-			if (last) {
-				block->ptr = ls->p;
-				block->len = (size_t)(last + 1 - ls->p);
-				ls->p = last + 1;
-				return 1;
-			}
+			if (last)
+				return whole_lines(ls, last, block);
 			const char *s = ls->p;
 			ls->p = ls->end;
-			int r = carry_add(ls, s, avail, cap);
-			if (r < 0)
+			int r = carry_add(ls, s, avail, ls->max_line + 2);
+			if (r < 0) {
+				ls->lineno++;
 				return r;
+			}
 		}
 		int r = refill(ls);
 		if (r < 0)
@@ -193,6 +269,7 @@ int urio_lines_next_block(urio_lines *ls, urio_slice *block)
 			ls->ncarry = 0;
 			if (!n)
 				return 0;
+			ls->lineno++;
 			if (n > ls->max_line)
 				return -E2BIG;
 			block->ptr = ls->carry;

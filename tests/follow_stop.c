@@ -86,7 +86,7 @@ static intptr_t follow_task(void *arg)
 static intptr_t stop_parked(void *arg)
 {
 	fresh_file(3);
-	struct follower f = {0};
+	struct follower f = {.n = 0};
 	urio_task *t = urio_spawn(follow_task, &f);
 	ASSERT(t);
 	POLL(atomic_load(&f.seen) == 3);
@@ -122,7 +122,7 @@ static intptr_t stop_race(void *arg)
 	uint64_t s = 88172645463325252ull;
 	for (int i = 0; i < RACES; i++) {
 		fresh_file(i % 5 * 50);
-		struct follower f = {0};
+		struct follower f = {.n = 0};
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
 		struct racer x = {&f, (unsigned)(s % 200000)};
 		pthread_t th;
@@ -151,7 +151,7 @@ static void *appender(void *arg)
 static intptr_t stop_growing(void *arg)
 {
 	fresh_file(0);
-	struct follower f = {0};
+	struct follower f = {.n = 0};
 	atomic_store(&writing, 1);
 	pthread_t th;
 	ASSERT_EQ(pthread_create(&th, NULL, appender, NULL), 0);

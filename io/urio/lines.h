@@ -82,12 +82,13 @@ URIO_API urio_lines *urio_lines_open_fd(int fd, const urio_lines_opts *opts);
 URIO_API int urio_lines_next(urio_lines *ls, urio_slice *line);
 /* A block of whole lines: every line in it ends with \n, except the last
  * block's last line if the file has no final newline (nothing stripped),
- * valid until the next call. Same results as urio_lines_next; a line
- * longer than max_line is -E2BIG. Do not mix with urio_lines_next on one
- * iterator. For scanners that search a block first and find line bounds
- * only around matches. */
+ * valid until the next call. Same results as urio_lines_next; a block ends
+ * before a line longer than max_line, which is an -E2BIG item of its own.
+ * Do not mix with urio_lines_next on one iterator. For scanners that
+ * search a block first and find line bounds only around matches. */
 URIO_API int urio_lines_next_block(urio_lines *ls, urio_slice *block);
-/* 1-based number of the last line returned (blocks count their lines). */
+/* 1-based number of the last line returned or reported -E2BIG (after a
+ * block: its last line's). */
 URIO_API uint64_t urio_lines_lineno(const urio_lines *ls);
 /* As urio_chunks_stop: a follower's next returns the lines left, then 0. */
 URIO_API void urio_lines_stop(urio_lines *ls);
