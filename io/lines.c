@@ -7,8 +7,8 @@
  * found too long and skipped up to its newline. */
 #include <errno.h>
 #include <stdlib.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
+#ifdef __x86_64__
+#include <immintrin.h>
 #endif
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +28,7 @@ struct urio_lines {
 	char *carry;         /* the start of a line crossing a border */
 	size_t ncarry;
 	bool skipping;       /* inside a line already reported as too long */
+	bool no_lineno;      /* opts.no_lineno: blocks are not counted */
 	uint64_t lineno;
 };
 
@@ -143,29 +144,48 @@ int urio_lines_next(urio_lines *ls, urio_slice *line)
 	}
 }
 
-/* Line ends in [s, s + n). SSE2 compares 16 bytes at a time and sums the
- * matches in byte counters, emptied before they can wrap. */
-static uint64_t count_nl(const char *s, size_t n)
+/* Line ends in [s, s + n): vector compares whose matches (-1 each) are
+ * summed in byte counters, emptied (vpsadbw) before they can wrap. */
+#ifdef __x86_64__
+__attribute__((target("avx2"))) static uint64_t count_nl_avx2(const char *s,
+							      size_t n)
 {
+	const __m256i nl = _mm256_set1_epi8('\n'), z = _mm256_setzero_si256();
 	uint64_t c = 0;
 	size_t i = 0;
-#ifdef __SSE2__
-	const __m128i nl = _mm_set1_epi8('\n');
-	while (n - i >= 16) {
-		size_t k = (n - i) / 16;
+	while (n - i >= 64) {
+		size_t k = (n - i) / 64;
 		if (k > 255)
 			k = 255;
-		__m128i acc = _mm_setzero_si128();
-		for (; k; k--, i += 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, nl));
+		__m256i a = z, b = z;
+		for (; k; k--, i += 64) {
+			__m256i x = _mm256_loadu_si256((const void *)(s + i));
+			__m256i y = _mm256_loadu_si256((const void *)(s + i + 32));
+			a = _mm256_sub_epi8(a, _mm256_cmpeq_epi8(x, nl));
+			b = _mm256_sub_epi8(b, _mm256_cmpeq_epi8(y, nl));
 		}
-		__m128i sum = _mm_sad_epu8(acc, _mm_setzero_si128());
-		c += (uint64_t)_mm_cvtsi128_si64(sum) +
-		     (uint64_t)_mm_extract_epi16(sum, 4);
+		__m256i sum = _mm256_add_epi64(_mm256_sad_epu8(a, z),
+					       _mm256_sad_epu8(b, z));
+		__m128i h = _mm_add_epi64(_mm256_castsi256_si128(sum),
+					  _mm256_extracti128_si256(sum, 1));
+		c += (uint64_t)_mm_cvtsi128_si64(h) +
+		     (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(h, h));
 	}
-#endif
 	for (; i < n; i++)
+		c += s[i] == '\n';
+	return c;
+}
+#endif
+
+/* Without AVX2 a plain loop, which the compiler vectorizes. */
+static uint64_t count_nl(const char *s, size_t n)
+{
+#ifdef __x86_64__
+	if (__builtin_cpu_supports("avx2"))
+		return count_nl_avx2(s, n);
+#endif
+	uint64_t c = 0;
+	for (size_t i = 0; i < n; i++)
 		c += s[i] == '\n';
 	return c;
 }
@@ -207,7 +227,8 @@ static int whole_lines(urio_lines *ls, const char *last, urio_slice *block)
 	block->ptr = s;
 	block->len = (size_t)(e - s);
 	ls->p = e;
-	ls->lineno += count_nl(s, block->len);
+	if (!ls->no_lineno)
+		ls->lineno += count_nl(s, block->len);
 	return 1;
 }
 
@@ -281,7 +302,7 @@ int urio_lines_next_block(urio_lines *ls, urio_slice *block)
 
 uint64_t urio_lines_lineno(const urio_lines *ls)
 {
-	return ls ? ls->lineno : 0;
+	return ls && !ls->no_lineno ? ls->lineno : 0;
 }
 
 static int iter_next(urio_iter *it, void **item)
@@ -311,6 +332,7 @@ static urio_lines *open_fd(int fd, bool own, const urio_lines_opts *opts)
 	own = false;
 	ls->max_line = opts && opts->max_line ? opts->max_line
 					      : DEFAULT_MAX_LINE;
+	ls->no_lineno = opts && opts->no_lineno;
 	r = -EINVAL;
 	if (ls->max_line > SIZE_MAX / 2)
 		goto fail_cs;

@@ -311,6 +311,11 @@ static intptr_t too_long(void *arg)
 	ASSERT_EQ(urio_lines_lineno(ls), 5);
 	ASSERT_EQ(urio_lines_next_block(ls, &l), 0);
 	urio_lines_close(ls);
+	o.no_lineno = true; /* not kept */
+	ls = urio_lines_open(path, &o);
+	ASSERT_EQ(urio_lines_next_block(ls, &l), 1);
+	ASSERT_EQ(urio_lines_lineno(ls), 0);
+	urio_lines_close(ls);
 	free(b.p);
 
 	/* the same through the iterator protocol */

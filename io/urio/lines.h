@@ -39,6 +39,9 @@ typedef struct urio_lines_opts {
 			       ended by urio_lines_stop / urio_chunks_stop,
 			       cancellation or a deadline */
 	off_t start;        /* first byte read (regular files) */
+	bool no_lineno;     /* urio_lines_lineno is not kept (0): blocks are
+			       not scanned for their line count, a pass over
+			       the data that scanners never asking save */
 } urio_lines_opts;
 
 /* --- chunks --------------------------------------------------------------- */
