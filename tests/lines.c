@@ -507,6 +507,35 @@ static intptr_t bad_args(void *arg)
 	return 0;
 }
 
+/* Failing opens that suspend (the open goes through the ring) in two
+ * tasks at once, so they resume on either worker: errno, cleared on the
+ * thread before each call, must hold the error on the thread after it. */
+static intptr_t failing_opens(void *arg)
+{
+	urio_lines_opts o = {.follow = true};
+	for (int i = 0; i < 300; i++) {
+		errno = 0;
+		ASSERT(!urio_lines_open("/nonexistent/x", NULL));
+		ASSERT_EQ(err_now(), ENOENT);
+		errno = 0;
+		ASSERT(!urio_chunks_open("/dev/null", &o)); /* opened, then refused */
+		ASSERT_EQ(err_now(), ESPIPE);
+		if (i % 7 == 0)
+			urio_yield();
+	}
+	return 0;
+}
+
+static intptr_t errno_migrating(void *arg)
+{
+	urio_task *t[2];
+	for (int i = 0; i < 2; i++)
+		ASSERT(t[i] = urio_spawn(failing_opens, NULL));
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(urio_join(t[i], NULL), 0);
+	return 0;
+}
+
 static void run(const char *name, urio_fn fn)
 {
 	for (workers = 1; workers <= 2; workers++) {
@@ -532,6 +561,7 @@ int main(void)
 	run("pipes", pipes);
 	run("close_inflight", close_inflight);
 	run("bad_args", bad_args);
+	run("errno_migrating", errno_migrating);
 	rmdir(dir);
 	return 0;
 }

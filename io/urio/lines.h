@@ -49,7 +49,8 @@ typedef struct urio_chunks urio_chunks;
 
 /* Opens path ("-": stdin) for chunked reading. NULL with errno: EINVAL
  * (bad opts), ESPIPE (follow on a pipe), ENOMEM, EPERM (not in a task), or
- * open's error. Call from a task. */
+ * open's error. Call from a task; errno is set after the open's last
+ * suspension, on the thread the task resumed on. */
 URIO_API urio_chunks *urio_chunks_open(const char *path,
 				       const urio_lines_opts *opts);
 /* The same over fd, which the iterator does not close. */
