@@ -138,7 +138,7 @@ static int check(struct follow *f, urio_chunks *cs)
 {
 	struct stat st;
 	if (fstat(cs->fd, &st) < 0)
-		return -errno;
+		return -urio__errno();
 	if ((uint64_t)st.st_size < cs->off || rewritten(f, cs))
 		return restart(f, cs);
 	if ((uint64_t)st.st_size > cs->off)
@@ -221,7 +221,7 @@ int urio__follow_attach(urio_chunks *cs, const char *path)
 		return -ESPIPE;
 	struct stat st;
 	if (fstat(cs->fd, &st) < 0)
-		return -errno;
+		return -urio__errno();
 	struct follow *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;

@@ -348,7 +348,7 @@ fail:
 	if (own)
 		close(fd);
 	free(ls);
-	errno = -r;
+	urio__errno_set(-r);
 	return NULL;
 }
 
@@ -357,14 +357,14 @@ urio_lines *urio_lines_open(const char *path, const urio_lines_opts *opts)
 	bool own;
 	int fd = urio__chunks_open_path(path, opts, &own);
 	if (fd < 0) {
-		errno = -fd;
+		urio__errno_set(-fd);
 		return NULL;
 	}
 	urio_lines *ls = open_fd(fd, own, opts);
 	int r = ls ? urio__follow_opt(&ls->cs, opts, path) : 0;
 	if (r < 0) {
 		urio_lines_close(ls);
-		errno = -r;
+		urio__errno_set(-r);
 		return NULL;
 	}
 	return ls;
@@ -373,14 +373,14 @@ urio_lines *urio_lines_open(const char *path, const urio_lines_opts *opts)
 urio_lines *urio_lines_open_fd(int fd, const urio_lines_opts *opts)
 {
 	if (!urio_self()) {
-		errno = EPERM;
+		urio__errno_set(EPERM);
 		return NULL;
 	}
 	urio_lines *ls = open_fd(fd, false, opts);
 	int r = ls ? urio__follow_opt(&ls->cs, opts, NULL) : 0;
 	if (r < 0) {
 		urio_lines_close(ls);
-		errno = -r;
+		urio__errno_set(-r);
 		return NULL;
 	}
 	return ls;
@@ -404,7 +404,7 @@ void urio_lines_close(urio_lines *ls)
 urio_iter *urio_lines_iter(urio_lines *ls)
 {
 	if (!ls) {
-		errno = EINVAL;
+		urio__errno_set(EINVAL);
 		return NULL;
 	}
 	return &ls->iter;

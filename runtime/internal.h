@@ -413,6 +413,11 @@ static inline urio_task *urio__reg_at(struct urio__worker *w, uint32_t k)
 }
 
 void urio__set_cur_worker(struct urio__worker *w);
+/* errno of the thread running now, read / set afresh: for code that may
+ * have suspended (and resumed on another thread) since it last used errno
+ * (worker.c says why plain errno is not enough). */
+int urio__errno(void);
+void urio__errno_set(int err);
 #if defined(__x86_64__)
 extern __thread struct urio__worker *urio__tls_worker
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));

@@ -33,6 +33,21 @@ __attribute__((noinline)) void urio__set_cur_worker(struct urio__worker *w)
 	urio__tls_worker = w;
 }
 
+/* noinline + compiler barrier, as urio__cur_worker: glibc declares
+ * __errno_location const, so a caller may compute errno's address once,
+ * before a suspension, and use it after resuming on another thread. */
+__attribute__((noinline)) int urio__errno(void)
+{
+	__asm__ volatile("" ::: "memory");
+	return errno;
+}
+
+__attribute__((noinline)) void urio__errno_set(int err)
+{
+	__asm__ volatile("" ::: "memory");
+	errno = err;
+}
+
 static void send_wake(struct urio__worker *target)
 {
 	struct urio__worker *me = urio__cur_worker();

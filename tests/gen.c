@@ -420,7 +420,7 @@ static intptr_t canceller(void *arg)
 static intptr_t gen_cancelled(void *arg)
 {
 	for (int from_task = 0; from_task < 2; from_task++) {
-		struct selfish s = {0};
+		struct selfish s = {.n = 0};
 		urio_gen *g = urio_gen_new(selfish, &s);
 		void *item;
 		ASSERT_EQ(urio_gen_next(g, &item), 1);

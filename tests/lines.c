@@ -475,7 +475,14 @@ static intptr_t close_inflight(void *arg)
  * calling function started on (__errno_location is a const function). */
 static __attribute__((noinline)) int err_now(void)
 {
+	__asm__ volatile("" ::: "memory");
 	return errno;
+}
+
+static __attribute__((noinline)) void err_clear(void)
+{
+	__asm__ volatile("" ::: "memory");
+	errno = 0;
 }
 
 static intptr_t bad_args(void *arg)
@@ -514,10 +521,10 @@ static intptr_t failing_opens(void *arg)
 {
 	urio_lines_opts o = {.follow = true};
 	for (int i = 0; i < 300; i++) {
-		errno = 0;
+		err_clear();
 		ASSERT(!urio_lines_open("/nonexistent/x", NULL));
 		ASSERT_EQ(err_now(), ENOENT);
-		errno = 0;
+		err_clear();
 		ASSERT(!urio_chunks_open("/dev/null", &o)); /* opened, then refused */
 		ASSERT_EQ(err_now(), ESPIPE);
 		if (i % 7 == 0)

@@ -61,10 +61,11 @@ URIO_API int urio_chunks_next(urio_chunks *cs, urio_slice *chunk);
 /* Offset in the file just past the last chunk returned. */
 URIO_API uint64_t urio_chunks_offset(const urio_chunks *cs);
 /* Ends a follower (opts.follow) from any task or thread: its next returns
- * what is left up to the end of the file, then 0, also waking one waiting
- * at EOF (at once with inotify; within a quarter second when it polls).
- * No effect without follow mode. cs must stay open until stop returns:
- * only its consumer closes it, once its next has returned. */
+ * what is left up to the end of the file (a last line not yet ended by a
+ * newline is a line, as at any end), then 0, also waking one waiting at
+ * EOF (at once with inotify; within a quarter second when it polls). No
+ * effect without follow mode. Call it before cs is closed; the consumer
+ * may close cs once its next returned, even while stop is returning. */
 URIO_API void urio_chunks_stop(urio_chunks *cs);
 /* Waits for the reads in flight (cancelling them) and frees cs. Call it
  * from the task that iterates cs, not while a next runs (see stop). */
