@@ -42,10 +42,10 @@ int urio__chunks_init(urio_chunks *cs, int fd, const urio_lines_opts *opts)
 		return -EINVAL;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return -urio__errno();
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
-		return -errno;
+		return -urio__errno();
 	cs->fd = fd;
 	cs->seekable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
 	cs->direct = cs->seekable && (fl & O_DIRECT);
@@ -269,7 +269,7 @@ static urio_chunks *open_fd(int fd, bool own, const urio_lines_opts *opts)
 		if (own)
 			close(fd);
 		free(cs);
-		errno = -r;
+		urio__errno_set(-r);
 		return NULL;
 	}
 	cs->own_fd = own;
@@ -282,14 +282,14 @@ urio_chunks *urio_chunks_open(const char *path, const urio_lines_opts *opts)
 	bool own;
 	int fd = urio__chunks_open_path(path, opts, &own);
 	if (fd < 0) {
-		errno = -fd;
+		urio__errno_set(-fd);
 		return NULL;
 	}
 	urio_chunks *cs = open_fd(fd, own, opts);
 	int r = cs ? urio__follow_opt(cs, opts, path) : 0;
 	if (r < 0) {
 		urio_chunks_close(cs);
-		errno = -r;
+		urio__errno_set(-r);
 		return NULL;
 	}
 	return cs;
@@ -298,14 +298,14 @@ urio_chunks *urio_chunks_open(const char *path, const urio_lines_opts *opts)
 urio_chunks *urio_chunks_open_fd(int fd, const urio_lines_opts *opts)
 {
 	if (!urio_self()) {
-		errno = EPERM;
+		urio__errno_set(EPERM);
 		return NULL;
 	}
 	urio_chunks *cs = open_fd(fd, false, opts);
 	int r = cs ? urio__follow_opt(cs, opts, NULL) : 0;
 	if (r < 0) {
 		urio_chunks_close(cs);
-		errno = -r;
+		urio__errno_set(-r);
 		return NULL;
 	}
 	return cs;
@@ -323,6 +323,12 @@ uint64_t urio_chunks_offset(const urio_chunks *cs)
 	return cs ? cs->off : 0;
 }
 
+void urio_chunks_stop(urio_chunks *cs)
+{
+	if (cs)
+		urio__follow_stop(cs);
+}
+
 void urio_chunks_close(urio_chunks *cs)
 {
 	if (!cs)
@@ -334,7 +340,7 @@ void urio_chunks_close(urio_chunks *cs)
 urio_iter *urio_chunks_iter(urio_chunks *cs)
 {
 	if (!cs) {
-		errno = EINVAL;
+		urio__errno_set(EINVAL);
 		return NULL;
 	}
 	return &cs->iter;

@@ -18,7 +18,14 @@
  * - the path names another file (rename + new file): once the old file is
  *   read to its end, switch to the new one from offset 0.
  * Data written to the old file after the new one appeared, or a file
- * rotated twice before we looked, is lost, as with tail -F. */
+ * rotated twice before we looked, is lost, as with tail -F.
+ *
+ * Stopping (urio__follow_stop, from any thread) sets a flag every EOF
+ * checks first and wakes a wait in progress the way urio__inotify_stop
+ * does; so a wait never starts without a watch to remove (else it has a
+ * deadline, as the polling does). The stopper holds the follow's lock
+ * throughout, and detach takes it before freeing: a follower that ends at
+ * once and is closed cannot free what the stopper still touches. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -42,6 +49,8 @@
 struct follow {
 	struct urio__inotify in;
 	bool have_in;
+	urio__spin lock; /* a stopper against detach */
+	_Atomic bool stop;
 	char *path; /* NULL: growth and truncation only */
 	int dir_wd, file_wd;
 	dev_t dev;
@@ -129,7 +138,7 @@ static int check(struct follow *f, urio_chunks *cs)
 {
 	struct stat st;
 	if (fstat(cs->fd, &st) < 0)
-		return -errno;
+		return -urio__errno();
 	if ((uint64_t)st.st_size < cs->off || rewritten(f, cs))
 		return restart(f, cs);
 	if ((uint64_t)st.st_size > cs->off)
@@ -169,10 +178,11 @@ static int wait_change(struct follow *f)
 		return r < 0 ? r : 1;
 	}
 	/* no directory watch (it was removed, or refused): poll for a new
-	 * file at the path as well */
-	uint64_t deadline = f->path && f->dir_wd <= 0
-				    ? urio_now_ns() + POLL_MS * 1000000ull
-				    : 0;
+	 * file at the path as well; no watch at all: nothing would wake a
+	 * stop either */
+	bool poll = (f->path && f->dir_wd <= 0) ||
+		    (f->dir_wd <= 0 && f->file_wd <= 0);
+	uint64_t deadline = poll ? urio_now_ns() + POLL_MS * 1000000ull : 0;
 	const struct inotify_event *e;
 	int r = urio__inotify_next(&f->in, &e, deadline);
 	while (r > 0) {
@@ -193,6 +203,8 @@ static int at_eof(urio_chunks *cs)
 {
 	struct follow *f = cs->follow;
 	for (;;) {
+		if (atomic_load(&f->stop))
+			return 0;
 		watch_dir(f);
 		int r = check(f, cs);
 		if (r != 0)
@@ -209,11 +221,12 @@ int urio__follow_attach(urio_chunks *cs, const char *path)
 		return -ESPIPE;
 	struct stat st;
 	if (fstat(cs->fd, &st) < 0)
-		return -errno;
+		return -urio__errno();
 	struct follow *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	f->dir_wd = f->file_wd = -1;
+	atomic_flag_clear(&f->lock.f);
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->fp_off = UINT64_MAX;
@@ -238,11 +251,26 @@ int urio__follow_opt(urio_chunks *cs, const urio_lines_opts *opts,
 	return urio__follow_attach(cs, path && strcmp(path, "-") ? path : NULL);
 }
 
+void urio__follow_stop(urio_chunks *cs)
+{
+	struct follow *f = cs->follow;
+	if (!f)
+		return;
+	urio__spin_lock(&f->lock);
+	atomic_store(&f->stop, true);
+	if (f->have_in)
+		urio__inotify_stop(&f->in);
+	urio__spin_unlock(&f->lock); /* the stopper's last touch of f */
+}
+
 void urio__follow_detach(urio_chunks *cs)
 {
 	struct follow *f = cs->follow;
 	if (!f)
 		return;
+	/* a stopper still inside urio__follow_stop finishes first */
+	urio__spin_lock(&f->lock);
+	urio__spin_unlock(&f->lock);
 	if (f->have_in)
 		urio__inotify_fini(&f->in);
 	free(f->path);

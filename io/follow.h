@@ -14,6 +14,9 @@ int urio__follow_attach(urio_chunks *cs, const char *path);
  * (path NULL or "-": no rotation). 0 or -errno. */
 int urio__follow_opt(urio_chunks *cs, const urio_lines_opts *opts,
 		     const char *path);
+/* From any thread, before detach: cs's next EOF ends the stream, and a
+ * wait at EOF in progress ends now. No-op without follow mode. */
+void urio__follow_stop(urio_chunks *cs);
 /* Frees what urio__follow_attach set up; cs->follow may be NULL. */
 void urio__follow_detach(urio_chunks *cs);
 

@@ -55,9 +55,10 @@ int urio__inotify_add(struct urio__inotify *in, const char *path,
 	int wd = inotify_add_watch(in->fd, path, mask);
 	if (wd < 0)
 		return -errno;
-	int max = atomic_load_explicit(&in->max_wd, memory_order_relaxed);
-	if (wd > max) /* relaxed: the stopper only needs some valid wd */
-		atomic_store_explicit(&in->max_wd, wd, memory_order_relaxed);
+	/* seq_cst, as the stop flag's store and load: a reader that missed
+	 * the stop made its watches first, so the stopper sees the newest */
+	if (wd > atomic_load(&in->max_wd))
+		atomic_store(&in->max_wd, wd);
 	return wd;
 }
 
@@ -69,11 +70,11 @@ void urio__inotify_rm(struct urio__inotify *in, int wd)
 void urio__inotify_stop(struct urio__inotify *in)
 {
 	urio__spin_lock(&in->lock);
-	/* release pairs with the acquire load in urio__inotify_next */
-	atomic_store_explicit(&in->stop, true, memory_order_release);
+	/* seq_cst pairs with the load in urio__inotify_next and with the
+	 * max_wd store in urio__inotify_add (Dekker: one sees the other) */
+	atomic_store(&in->stop, true);
 	if (in->fd >= 0) {
-		int max = atomic_load_explicit(&in->max_wd,
-					       memory_order_relaxed);
+		int max = atomic_load(&in->max_wd);
 		for (int wd = max; wd > 0; wd--)
 			if (inotify_rm_watch(in->fd, wd) == 0)
 				break;
@@ -105,7 +106,7 @@ int urio__inotify_next(struct urio__inotify *in,
 		       const struct inotify_event **ev, uint64_t deadline_ns)
 {
 	for (;;) {
-		if (atomic_load_explicit(&in->stop, memory_order_acquire))
+		if (atomic_load(&in->stop)) /* seq_cst: see urio__inotify_stop */
 			return 0;
 		if (in->pos < in->len) {
 			const struct inotify_event *e =

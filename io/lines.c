@@ -7,6 +7,9 @@
  * found too long and skipped up to its newline. */
 #include <errno.h>
 #include <stdlib.h>
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
 #include <string.h>
 #include <unistd.h>
 #include <urio/lines.h>
@@ -25,6 +28,7 @@ struct urio_lines {
 	char *carry;         /* the start of a line crossing a border */
 	size_t ncarry;
 	bool skipping;       /* inside a line already reported as too long */
+	bool no_lineno;      /* opts.no_lineno: blocks are not counted */
 	uint64_t lineno;
 };
 
@@ -140,50 +144,143 @@ int urio_lines_next(urio_lines *ls, urio_slice *line)
 	}
 }
 
+/* Line ends in [s, s + n): vector compares whose matches (-1 each) are
+ * summed in byte counters, emptied (vpsadbw) before they can wrap. */
+#ifdef __x86_64__
+__attribute__((target("avx2"))) static uint64_t count_nl_avx2(const char *s,
+							      size_t n)
+{
+	const __m256i nl = _mm256_set1_epi8('\n'), z = _mm256_setzero_si256();
+	uint64_t c = 0;
+	size_t i = 0;
+	while (n - i >= 64) {
+		size_t k = (n - i) / 64;
+		if (k > 255)
+			k = 255;
+		__m256i a = z, b = z;
+		for (; k; k--, i += 64) {
+			__m256i x = _mm256_loadu_si256((const void *)(s + i));
+			__m256i y = _mm256_loadu_si256((const void *)(s + i + 32));
+			a = _mm256_sub_epi8(a, _mm256_cmpeq_epi8(x, nl));
+			b = _mm256_sub_epi8(b, _mm256_cmpeq_epi8(y, nl));
+		}
+		__m256i sum = _mm256_add_epi64(_mm256_sad_epu8(a, z),
+					       _mm256_sad_epu8(b, z));
+		__m128i h = _mm_add_epi64(_mm256_castsi256_si128(sum),
+					  _mm256_extracti128_si256(sum, 1));
+		c += (uint64_t)_mm_cvtsi128_si64(h) +
+		     (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(h, h));
+	}
+	for (; i < n; i++)
+		c += s[i] == '\n';
+	return c;
+}
+#endif
+
+/* Without AVX2 a plain loop, which the compiler vectorizes. */
+static uint64_t count_nl(const char *s, size_t n)
+{
+#ifdef __x86_64__
+	if (__builtin_cpu_supports("avx2"))
+		return count_nl_avx2(s, n);
+#endif
+	uint64_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += s[i] == '\n';
+	return c;
+}
+
+/* The first line of [s, e) (whole lines, s at a line start) longer than
+ * max, or NULL. memrchr over the next max + 1 bytes finds the last line
+ * end there, and every line ending by then fits; without one, only a
+ * \r\n right after max bytes does. So each byte is looked at about once,
+ * and a block shorter than max costs nothing. */
+static const char *find_long(const char *s, const char *e, size_t max)
+{
+	while ((size_t)(e - s) > max) {
+		const char *nl = memrchr(s, '\n', max + 1);
+		if (nl) {
+			s = nl + 1;
+		} else if ((size_t)(e - s) > max + 1 && s[max + 1] == '\n' &&
+			   s[max] == '\r') {
+			s += max + 2;
+		} else {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* The whole lines at p up to last (a line end): a block, cut short before
+ * a line longer than max_line, or -E2BIG when that line comes first. */
+static int whole_lines(urio_lines *ls, const char *last, urio_slice *block)
+{
+	const char *s = ls->p, *e = last + 1;
+	const char *bad = find_long(s, e, ls->max_line);
+	if (bad == s) {
+		ls->p = (const char *)memchr(s, '\n', (size_t)(e - s)) + 1;
+		ls->lineno++;
+		return -E2BIG;
+	}
+	if (bad)
+		e = bad;
+	block->ptr = s;
+	block->len = (size_t)(e - s);
+	ls->p = e;
+	if (!ls->no_lineno)
+		ls->lineno += count_nl(s, block->len);
+	return 1;
+}
+
+/* A border line went on in this chunk (its start in the carry): 1 with it
+ * complete, 0 to go on, -E2BIG. */
+static int carry_block(urio_lines *ls, size_t avail, urio_slice *block)
+{
+	const char *nl = memchr(ls->p, '\n', avail);
+	const char *s = ls->p;
+	size_t n = nl ? (size_t)(nl + 1 - s) : avail;
+	ls->p = s + n;
+	bool was_skipping = ls->skipping;
+	int r = carry_add(ls, s, n, ls->max_line + 2); /* + its \r\n */
+	if (nl)
+		ls->skipping = false;
+	if (r < 0 || (nl && !was_skipping))
+		ls->lineno++;
+	if (r < 0 || !nl || was_skipping)
+		return r;
+	if (content_len(ls->carry, ls->ncarry - 1) > ls->max_line) {
+		ls->ncarry = 0;
+		return -E2BIG;
+	}
+	block->ptr = ls->carry;
+	block->len = ls->ncarry;
+	ls->ncarry = 0;
+	return 1;
+}
+
 int urio_lines_next_block(urio_lines *ls, urio_slice *block)
 {
 	if (!ls || !block)
 		return -EINVAL;
-	size_t cap = ls->max_line + 2; /* the line and its \r\n */
 	for (;;) {
 		size_t avail = (size_t)(ls->end - ls->p);
 		if (avail && (ls->ncarry || ls->skipping)) {
-			const char *nl = memchr(ls->p, '\n', avail);
-			const char *s = ls->p;
-			size_t n = nl ? (size_t)(nl + 1 - s) : avail;
-			ls->p = s + n;
-			bool was_skipping = ls->skipping;
-			int r = carry_add(ls, s, n, cap);
-			if (nl)
-				ls->skipping = false;
-			if (r < 0)
+			int r = carry_block(ls, avail, block);
+			if (r != 0)
 				return r;
-			if (nl && !was_skipping) {
-				if (content_len(ls->carry, ls->ncarry - 1) >
-				    ls->max_line) {
-					ls->ncarry = 0;
-					return -E2BIG;
-				}
-				block->ptr = ls->carry;
-				block->len = ls->ncarry;
-				ls->ncarry = 0;
-				return 1;
-			}
 			continue;
 		}
 		if (avail) {
 			const char *last = memrchr(ls->p, '\n', avail);
-			if (last) {
-				block->ptr = ls->p;
-				block->len = (size_t)(last + 1 - ls->p);
-				ls->p = last + 1;
-				return 1;
-			}
+			if (last)
+				return whole_lines(ls, last, block);
 			const char *s = ls->p;
 			ls->p = ls->end;
-			int r = carry_add(ls, s, avail, cap);
-			if (r < 0)
+			int r = carry_add(ls, s, avail, ls->max_line + 2);
+			if (r < 0) {
+				ls->lineno++;
 				return r;
+			}
 		}
 		int r = refill(ls);
 		if (r < 0)
@@ -193,6 +290,7 @@ int urio_lines_next_block(urio_lines *ls, urio_slice *block)
 			ls->ncarry = 0;
 			if (!n)
 				return 0;
+			ls->lineno++;
 			if (n > ls->max_line)
 				return -E2BIG;
 			block->ptr = ls->carry;
@@ -204,7 +302,7 @@ int urio_lines_next_block(urio_lines *ls, urio_slice *block)
 
 uint64_t urio_lines_lineno(const urio_lines *ls)
 {
-	return ls ? ls->lineno : 0;
+	return ls && !ls->no_lineno ? ls->lineno : 0;
 }
 
 static int iter_next(urio_iter *it, void **item)
@@ -234,6 +332,7 @@ static urio_lines *open_fd(int fd, bool own, const urio_lines_opts *opts)
 	own = false;
 	ls->max_line = opts && opts->max_line ? opts->max_line
 					      : DEFAULT_MAX_LINE;
+	ls->no_lineno = opts && opts->no_lineno;
 	r = -EINVAL;
 	if (ls->max_line > SIZE_MAX / 2)
 		goto fail_cs;
@@ -249,7 +348,7 @@ fail:
 	if (own)
 		close(fd);
 	free(ls);
-	errno = -r;
+	urio__errno_set(-r);
 	return NULL;
 }
 
@@ -258,14 +357,14 @@ urio_lines *urio_lines_open(const char *path, const urio_lines_opts *opts)
 	bool own;
 	int fd = urio__chunks_open_path(path, opts, &own);
 	if (fd < 0) {
-		errno = -fd;
+		urio__errno_set(-fd);
 		return NULL;
 	}
 	urio_lines *ls = open_fd(fd, own, opts);
 	int r = ls ? urio__follow_opt(&ls->cs, opts, path) : 0;
 	if (r < 0) {
 		urio_lines_close(ls);
-		errno = -r;
+		urio__errno_set(-r);
 		return NULL;
 	}
 	return ls;
@@ -274,17 +373,23 @@ urio_lines *urio_lines_open(const char *path, const urio_lines_opts *opts)
 urio_lines *urio_lines_open_fd(int fd, const urio_lines_opts *opts)
 {
 	if (!urio_self()) {
-		errno = EPERM;
+		urio__errno_set(EPERM);
 		return NULL;
 	}
 	urio_lines *ls = open_fd(fd, false, opts);
 	int r = ls ? urio__follow_opt(&ls->cs, opts, NULL) : 0;
 	if (r < 0) {
 		urio_lines_close(ls);
-		errno = -r;
+		urio__errno_set(-r);
 		return NULL;
 	}
 	return ls;
+}
+
+void urio_lines_stop(urio_lines *ls)
+{
+	if (ls)
+		urio__follow_stop(&ls->cs);
 }
 
 void urio_lines_close(urio_lines *ls)
@@ -299,7 +404,7 @@ void urio_lines_close(urio_lines *ls)
 urio_iter *urio_lines_iter(urio_lines *ls)
 {
 	if (!ls) {
-		errno = EINVAL;
+		urio__errno_set(EINVAL);
 		return NULL;
 	}
 	return &ls->iter;

@@ -178,6 +178,8 @@ struct urio_task {
 	urio_task *gnext, *gdone_next; /* group lists: spawn / done order */
 	size_t gindex;
 	bool gdone;
+	/* a generator parked in urio_gen_yield or never started (gen.c) */
+	_Atomic bool gen_idle;
 	uint64_t parent_id;
 	void *tsan_fiber;
 	void *asan_fake;
@@ -415,6 +417,11 @@ static inline urio_task *urio__reg_at(struct urio__worker *w, uint32_t k)
 }
 
 void urio__set_cur_worker(struct urio__worker *w);
+/* errno of the thread running now, read / set afresh: for code that may
+ * have suspended (and resumed on another thread) since it last used errno
+ * (worker.c says why plain errno is not enough). */
+int urio__errno(void);
+void urio__errno_set(int err);
 #if defined(__x86_64__)
 extern __thread struct urio__worker *urio__tls_worker
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -481,6 +488,13 @@ bool urio__ring_ready(struct urio__worker *w);
 /* Blocks until a completion, a wake, or the next timer. */
 void urio__ring_wait(struct urio__worker *w);
 void urio__ring_cancel(struct urio__worker *w, struct urio__wait *op);
+
+/* --- generators (gen.c) ------------------------------------------------ */
+/* At shutdown: when every live task of rt is a generator parked in yield
+ * (or never started), nobody can close them any more; reports each and
+ * ends it (its yield returns -ECANCELED, its cleanup runs, it frees
+ * itself). Called from urio_rt_free's thread; false when it ended none. */
+bool urio__gens_end_abandoned(urio_rt *rt);
 
 /* --- schedule fuzzing (fuzz.c) ----------------------------------------- */
 /* Turns it on for rt's workers when URIO_FUZZ_SEED is set. */

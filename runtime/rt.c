@@ -344,6 +344,8 @@ void urio_rt_free(urio_rt *rt)
 			report_stuck(rt);
 			break;
 		}
+		if (urio__gens_end_abandoned(rt))
+			continue;
 		usleep(1000);
 		if (ms % 100 == 99)
 			cancel_all(rt);

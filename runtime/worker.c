@@ -47,6 +47,21 @@ static bool send_msgring(struct urio__worker *me, struct urio__worker *target)
 	return sent;
 }
 
+/* noinline + compiler barrier, as urio__cur_worker: glibc declares
+ * __errno_location const, so a caller may compute errno's address once,
+ * before a suspension, and use it after resuming on another thread. */
+__attribute__((noinline)) int urio__errno(void)
+{
+	__asm__ volatile("" ::: "memory");
+	return errno;
+}
+
+__attribute__((noinline)) void urio__errno_set(int err)
+{
+	__asm__ volatile("" ::: "memory");
+	errno = err;
+}
+
 static void send_wake(struct urio__worker *target)
 {
 	struct urio__worker *me = urio__cur_worker();

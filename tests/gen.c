@@ -3,7 +3,10 @@
  * before the first item and in a cancelled consumer, a consumer cancelled
  * while the generator waits in I/O, generators and consumers doing I/O on
  * both sides on a 2-worker runtime, nested generators, adapters over a
- * generator, bad arguments. Each case on 1 and 2 workers. */
+ * generator, bad arguments, a generator cancelled from outside while
+ * parked in yield, next and close from tasks other than the one that made
+ * the generator (and overlapping calls refused). Each case on 1 and 2
+ * workers. */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -390,6 +393,136 @@ static intptr_t bad_args(void *arg)
 	return 0;
 }
 
+/* --- a generator cancelled from outside; next and close from other tasks -- */
+
+struct selfish {
+	_Atomic(urio_task *) task; /* the generator's own task */
+	int n;
+	int last;
+};
+
+static int selfish(urio_gen *g, void *arg)
+{
+	struct selfish *s = arg;
+	atomic_store(&s->task, urio_self());
+	for (;; s->n++) {
+		s->last = urio_gen_yield(g, (void *)(intptr_t)s->n);
+		if (s->last < 0)
+			return s->last;
+	}
+}
+
+static intptr_t canceller(void *arg)
+{
+	return urio_cancel(arg);
+}
+
+static intptr_t gen_cancelled(void *arg)
+{
+	for (int from_task = 0; from_task < 2; from_task++) {
+		struct selfish s = {.n = 0};
+		urio_gen *g = urio_gen_new(selfish, &s);
+		void *item;
+		ASSERT_EQ(urio_gen_next(g, &item), 1);
+		ASSERT_EQ(urio_gen_next(g, &item), 1);
+		/* cancelled while parked in yield */
+		urio_task *gt = atomic_load(&s.task);
+		if (from_task) {
+			urio_task *t = urio_spawn(canceller, gt);
+			ASSERT(t);
+			ASSERT_EQ(urio_join(t, NULL), 0);
+		} else {
+			ASSERT_EQ(urio_cancel(gt), 0);
+		}
+		ASSERT_EQ(urio_gen_next(g, &item), -ECANCELED);
+		ASSERT_EQ(s.last, -ECANCELED);
+		ASSERT_EQ(s.n, 1);
+		ASSERT_EQ(urio_gen_next(g, &item), 0);
+		urio_gen_close(g);
+	}
+	return 0;
+}
+
+/* next and close from a task other than the one that made g: they work,
+ * one at a time; a next that overlaps another one is -EBUSY and a close
+ * then is ignored. */
+struct handoff {
+	urio_gen *g;
+	struct res *r;
+	int fd;            /* the generator waits for a byte on it */
+	atomic_int reading;
+};
+
+static int piped_body(void *res, void *ctx)
+{
+	struct handoff *h = ctx;
+	for (int i = 0;; i++) {
+		char c;
+		if (i == 2) {
+			atomic_store(&h->reading, 1);
+			ASSERT_EQ(urio_read(h->fd, &c, 1, -1), 1);
+		}
+		int r = urio_gen_yield(h->g, (void *)(intptr_t)i);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int piped(urio_gen *g, void *arg)
+{
+	struct handoff *h = arg;
+	h->g = g;
+	return urio_with(&res_ops, h->r, piped_body, h);
+}
+
+static intptr_t second_consumer(void *arg)
+{
+	struct handoff *h = arg;
+	void *item;
+	ASSERT_EQ(urio_gen_next(h->g, &item), 1);
+	ASSERT_EQ((intptr_t)item, 3);
+	urio_gen_close(h->g);
+	return 0;
+}
+
+static intptr_t waiting_consumer(void *arg)
+{
+	struct handoff *h = arg;
+	void *item;
+	ASSERT_EQ(urio_gen_next(h->g, &item), 1); /* waits for the byte */
+	ASSERT_EQ((intptr_t)item, 2);
+	return 0;
+}
+
+static intptr_t other_task(void *arg)
+{
+	struct res r = {0};
+	int p[2];
+	ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+	struct handoff h = {.r = &r, .fd = p[0]};
+	urio_gen *g = urio_gen_new(piped, &h);
+	ASSERT(g);
+	void *item;
+	ASSERT_EQ(urio_gen_next(g, &item), 1);
+	ASSERT_EQ(urio_gen_next(g, &item), 1);
+	urio_task *t = urio_spawn(waiting_consumer, &h);
+	ASSERT(t);
+	POLL(atomic_load(&h.reading)); /* its next runs the generator */
+	ASSERT_EQ(urio_gen_next(g, &item), -EBUSY);
+	urio_gen_close(g); /* overlaps its next: ignored */
+	ASSERT_EQ(atomic_load(&r.exited), 0);
+	ASSERT_EQ(urio_write(p[1], "x", 1, -1), 1);
+	ASSERT_EQ(urio_join(t, NULL), 0);
+	t = urio_spawn(second_consumer, &h); /* closes g */
+	ASSERT(t);
+	ASSERT_EQ(urio_join(t, NULL), 0);
+	ASSERT_EQ(atomic_load(&r.exited), 1);
+	ASSERT_EQ(r.exit_err, -ECANCELED);
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
 static void run(const char *name, urio_fn fn)
 {
 	for (workers = 1; workers <= 2; workers++) {
@@ -410,5 +543,7 @@ int main(void)
 	run("io_both", io_both);
 	run("nested", nested);
 	run("bad_args", bad_args);
+	run("gen_cancelled", gen_cancelled);
+	run("other_task", other_task);
 	return 0;
 }

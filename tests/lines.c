@@ -129,6 +129,48 @@ static void check_lines(urio_lines *ls, const struct buf *b, size_t max_line)
 	free(exp);
 }
 
+/* Blocks against the reference: each block split at its \n (a \r before
+ * one dropped; a last piece without one, at the end of the file only, kept
+ * whole) gives the next reference lines, an -E2BIG return the next
+ * reference -E2BIG; lineno is the number of the last line returned. */
+static void check_blocks(urio_lines *ls, const struct buf *b, size_t max_line)
+{
+	struct item *exp = malloc((b->n + 2) * sizeof(*exp));
+	ASSERT(exp);
+	size_t n = reference(b, max_line, exp), i = 0;
+	urio_slice blk;
+	int r;
+	while ((r = urio_lines_next_block(ls, &blk)) != 0) {
+		ASSERT(i < n);
+		if (r < 0) {
+			ASSERT_EQ(r, -E2BIG);
+			ASSERT_EQ(exp[i].r, -E2BIG);
+			ASSERT_EQ(urio_lines_lineno(ls), ++i);
+			continue;
+		}
+		ASSERT_EQ(r, 1);
+		ASSERT(blk.len > 0);
+		for (const char *p = blk.ptr, *e = blk.ptr + blk.len; p < e;) {
+			const char *nl = memchr(p, '\n', (size_t)(e - p));
+			size_t len = nl ? (size_t)(nl - p) : (size_t)(e - p);
+			if (nl && len && p[len - 1] == '\r')
+				len--;
+			ASSERT(i < n);
+			if (exp[i].r != 1)
+				fprintf(stderr, "line %zu of %zu\n", i, n);
+			ASSERT_EQ(exp[i].r, 1);
+			ASSERT_EQ(len, exp[i].n);
+			ASSERT(!len || memcmp(p, exp[i].s, len) == 0);
+			i++;
+			p = nl ? nl + 1 : e;
+		}
+		ASSERT_EQ(urio_lines_lineno(ls), i);
+	}
+	ASSERT_EQ(i, n);
+	ASSERT_EQ(urio_lines_next_block(ls, &blk), 0);
+	free(exp);
+}
+
 /* --- property: lines and blocks against the reference ------------------ */
 
 static intptr_t property(void *arg)
@@ -150,7 +192,11 @@ static intptr_t property(void *arg)
 		urio_lines_close(ls);
 
 		/* blocks: whole lines, concatenating to the file */
-		o.max_line = b.n + 2;
+		ls = urio_lines_open(path, &o);
+		ASSERT(ls);
+		check_blocks(ls, &b, o.max_line);
+		urio_lines_close(ls);
+		o.max_line = b.n + 2; /* no line too long: the whole file */
 		ls = urio_lines_open(path, &o);
 		ASSERT(ls);
 		urio_slice blk;
@@ -244,6 +290,31 @@ static intptr_t too_long(void *arg)
 	ASSERT_EQ(urio_lines_next(ls, &l), -E2BIG);
 	ASSERT_EQ(urio_lines_next(ls, &l), -E2BIG);
 	ASSERT_EQ(urio_lines_next(ls, &l), 0);
+	ASSERT_EQ(urio_lines_lineno(ls), 5);
+	urio_lines_close(ls);
+
+	/* the same in blocks: a block ends before a line too long, which is
+	 * an item of its own, and every line is counted */
+	ls = urio_lines_open(path, &o);
+	ASSERT(ls);
+	ASSERT_EQ(urio_lines_next_block(ls, &l), 1);
+	ASSERT(l.len == 6 && memcmp(l.ptr, "short\n", 6) == 0);
+	ASSERT_EQ(urio_lines_lineno(ls), 1);
+	ASSERT_EQ(urio_lines_next_block(ls, &l), -E2BIG);
+	ASSERT_EQ(urio_lines_lineno(ls), 2);
+	ASSERT_EQ(urio_lines_next_block(ls, &l), 1);
+	ASSERT(l.len == 4 && memcmp(l.ptr, "ok\r\n", 4) == 0);
+	ASSERT_EQ(urio_lines_lineno(ls), 3);
+	ASSERT_EQ(urio_lines_next_block(ls, &l), -E2BIG);
+	ASSERT_EQ(urio_lines_lineno(ls), 4);
+	ASSERT_EQ(urio_lines_next_block(ls, &l), -E2BIG);
+	ASSERT_EQ(urio_lines_lineno(ls), 5);
+	ASSERT_EQ(urio_lines_next_block(ls, &l), 0);
+	urio_lines_close(ls);
+	o.no_lineno = true; /* not kept */
+	ls = urio_lines_open(path, &o);
+	ASSERT_EQ(urio_lines_next_block(ls, &l), 1);
+	ASSERT_EQ(urio_lines_lineno(ls), 0);
 	urio_lines_close(ls);
 	free(b.p);
 
@@ -404,7 +475,14 @@ static intptr_t close_inflight(void *arg)
  * calling function started on (__errno_location is a const function). */
 static __attribute__((noinline)) int err_now(void)
 {
+	__asm__ volatile("" ::: "memory");
 	return errno;
+}
+
+static __attribute__((noinline)) void err_clear(void)
+{
+	__asm__ volatile("" ::: "memory");
+	errno = 0;
 }
 
 static intptr_t bad_args(void *arg)
@@ -436,6 +514,35 @@ static intptr_t bad_args(void *arg)
 	return 0;
 }
 
+/* Failing opens that suspend (the open goes through the ring) in two
+ * tasks at once, so they resume on either worker: errno, cleared on the
+ * thread before each call, must hold the error on the thread after it. */
+static intptr_t failing_opens(void *arg)
+{
+	urio_lines_opts o = {.follow = true};
+	for (int i = 0; i < 300; i++) {
+		err_clear();
+		ASSERT(!urio_lines_open("/nonexistent/x", NULL));
+		ASSERT_EQ(err_now(), ENOENT);
+		err_clear();
+		ASSERT(!urio_chunks_open("/dev/null", &o)); /* opened, then refused */
+		ASSERT_EQ(err_now(), ESPIPE);
+		if (i % 7 == 0)
+			urio_yield();
+	}
+	return 0;
+}
+
+static intptr_t errno_migrating(void *arg)
+{
+	urio_task *t[2];
+	for (int i = 0; i < 2; i++)
+		ASSERT(t[i] = urio_spawn(failing_opens, NULL));
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(urio_join(t[i], NULL), 0);
+	return 0;
+}
+
 static void run(const char *name, urio_fn fn)
 {
 	for (workers = 1; workers <= 2; workers++) {
@@ -461,6 +568,7 @@ int main(void)
 	run("pipes", pipes);
 	run("close_inflight", close_inflight);
 	run("bad_args", bad_args);
+	run("errno_migrating", errno_migrating);
 	rmdir(dir);
 	return 0;
 }

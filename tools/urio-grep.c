@@ -318,7 +318,7 @@ static void scan_block(struct job *j, const char *p, size_t len,
 static void scan(struct job *j)
 {
 	urio_lines_opts lo = {.max_line = MAX_LINE, .follow = o.follow,
-			      .chunk_size = o.chunk};
+			      .chunk_size = o.chunk, .no_lineno = true};
 	bool prefix = o.names == 1 || (o.names < 0 && njobs > 1);
 	urio_lines *ls = urio_lines_open(j->path, &lo);
 	if (!ls) {

@@ -36,8 +36,12 @@ typedef struct urio_lines_opts {
 			       file system allows them (else buffered) */
 	bool follow;        /* tail -F: at EOF wait for more (inotify), also
 			       across rotation by rename or copy + truncate;
-			       only cancellation (or a deadline) ends it */
+			       ended by urio_lines_stop / urio_chunks_stop,
+			       cancellation or a deadline */
 	off_t start;        /* first byte read (regular files) */
+	bool no_lineno;     /* urio_lines_lineno is not kept (0): blocks are
+			       not scanned for their line count, a pass over
+			       the data that scanners never asking save */
 } urio_lines_opts;
 
 /* --- chunks --------------------------------------------------------------- */
@@ -45,7 +49,8 @@ typedef struct urio_chunks urio_chunks;
 
 /* Opens path ("-": stdin) for chunked reading. NULL with errno: EINVAL
  * (bad opts), ESPIPE (follow on a pipe), ENOMEM, EPERM (not in a task), or
- * open's error. Call from a task. */
+ * open's error. Call from a task; errno is set after the open's last
+ * suspension, on the thread the task resumed on. */
 URIO_API urio_chunks *urio_chunks_open(const char *path,
 				       const urio_lines_opts *opts);
 /* The same over fd, which the iterator does not close. */
@@ -55,7 +60,15 @@ URIO_API urio_chunks *urio_chunks_open_fd(int fd, const urio_lines_opts *opts);
 URIO_API int urio_chunks_next(urio_chunks *cs, urio_slice *chunk);
 /* Offset in the file just past the last chunk returned. */
 URIO_API uint64_t urio_chunks_offset(const urio_chunks *cs);
-/* Waits for the reads in flight (cancelling them) and frees cs. */
+/* Ends a follower (opts.follow) from any task or thread: its next returns
+ * what is left up to the end of the file (a last line not yet ended by a
+ * newline is a line, as at any end), then 0, also waking one waiting at
+ * EOF (at once with inotify; within a quarter second when it polls). No
+ * effect without follow mode. Call it before cs is closed; the consumer
+ * may close cs once its next returned, even while stop is returning. */
+URIO_API void urio_chunks_stop(urio_chunks *cs);
+/* Waits for the reads in flight (cancelling them) and frees cs. Call it
+ * from the task that iterates cs, not while a next runs (see stop). */
 URIO_API void urio_chunks_close(urio_chunks *cs);
 /* cs as an iterator of urio_slice * items (owned by it). */
 URIO_API urio_iter *urio_chunks_iter(urio_chunks *cs);
@@ -74,13 +87,17 @@ URIO_API urio_lines *urio_lines_open_fd(int fd, const urio_lines_opts *opts);
 URIO_API int urio_lines_next(urio_lines *ls, urio_slice *line);
 /* A block of whole lines: every line in it ends with \n, except the last
  * block's last line if the file has no final newline (nothing stripped),
- * valid until the next call. Same results as urio_lines_next; a line
- * longer than max_line is -E2BIG. Do not mix with urio_lines_next on one
- * iterator. For scanners that search a block first and find line bounds
- * only around matches. */
+ * valid until the next call. Same results as urio_lines_next; a block ends
+ * before a line longer than max_line, which is an -E2BIG item of its own.
+ * Do not mix with urio_lines_next on one iterator. For scanners that
+ * search a block first and find line bounds only around matches. */
 URIO_API int urio_lines_next_block(urio_lines *ls, urio_slice *block);
-/* 1-based number of the last line returned (blocks count their lines). */
+/* 1-based number of the last line returned or reported -E2BIG (after a
+ * block: its last line's). */
 URIO_API uint64_t urio_lines_lineno(const urio_lines *ls);
+/* As urio_chunks_stop: a follower's next returns the lines left, then 0. */
+URIO_API void urio_lines_stop(urio_lines *ls);
+/* As urio_chunks_close. */
 URIO_API void urio_lines_close(urio_lines *ls);
 /* ls as an iterator of urio_slice * items (owned by it). */
 URIO_API urio_iter *urio_lines_iter(urio_lines *ls);

@@ -1,7 +1,8 @@
 /* urio runtime: coroutines (tasks) scheduled across per-worker io_uring rings.
  *
  * Every function returns >= 0 on success or -errno, unless it says otherwise.
- * Constructors return a pointer, or NULL with errno set. */
+ * Constructors return a pointer, or NULL with errno set; one that suspends
+ * sets it after its last suspension, on the thread the task resumed on. */
 #ifndef URIO_RUNTIME_H
 #define URIO_RUNTIME_H
 
