@@ -238,8 +238,8 @@ void urio__task_unref(urio_task *t)
  * spawner's error. */
 void urio__task_first_run(struct urio__worker *w, urio_task *t)
 {
-	t->stack = urio__stack_swap(w, t->stack, &t->stack_size,
-				    t->reg != w->index);
+	__atomic_store_n(&t->stack, urio__stack_swap(w, t->stack,
+			 &t->stack_size, t->reg != w->index), __ATOMIC_RELAXED);
 	t->sp = urio__ctx_init((char *)t->stack, urio__task_entry, t);
 }
 
@@ -261,8 +261,10 @@ void urio__task_entry(urio_task *t)
 void urio__task_finish(struct urio__worker *w, urio_task *t)
 {
 	URIO_PROBE2(task_finish, t->id, t->result);
-	urio__stack_put(w, t->stack, t->stack_size);
-	t->stack = NULL;
+	/* the watchdog may read t->stack now (watchdog.c) */
+	struct urio__stack *st = t->stack;
+	__atomic_store_n(&t->stack, NULL, __ATOMIC_RELAXED);
+	urio__stack_put(w, st, t->stack_size);
 #ifdef URIO__TSAN
 	__tsan_destroy_fiber(t->tsan_fiber);
 #endif

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -160,20 +161,32 @@ static bool in_text(const struct text_ranges *r, uintptr_t v)
 	return false;
 }
 
-/* A copy of the words above sp, made while the task cannot finish (its
- * registry shard held). Not instrumented: another thread owns the stack. */
-__attribute__((no_sanitize("address", "thread"), noinline)) static size_t
-copy_stack(uintptr_t *out, size_t max, uintptr_t sp, const urio_task *t)
+/* Reads len bytes of our own memory through the kernel: false, not a
+ * fault, when the range is gone. */
+static bool read_self(void *dst, const void *src, size_t len)
 {
-	uintptr_t lo = (uintptr_t)t->stack->lo, hi = (uintptr_t)t->stack;
+	struct iovec l = {dst, len}, r = {(void *)src, len};
+	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)len;
+}
+
+/* A copy of the words above sp. The task may finish meanwhile (the
+ * registry lock does not stop that) and its stack go back to a pool or be
+ * unmapped, so header and words are read through the kernel: a vanished
+ * stack gives nothing, never a fault in this thread. */
+static size_t copy_stack(uintptr_t *out, size_t max, uintptr_t sp,
+			 struct urio__stack *st)
+{
+	struct urio__stack hdr;
+	if (!read_self(&hdr, st, sizeof(hdr)))
+		return 0;
+	uintptr_t lo = (uintptr_t)hdr.lo, hi = (uintptr_t)st;
 	if (sp < lo || sp >= hi)
 		return 0;
 	sp &= ~(uintptr_t)7;
-	size_t n = 0;
-	for (const volatile uintptr_t *p = (const uintptr_t *)sp;
-	     (uintptr_t)p + 8 <= hi && n < max; p++)
-		out[n++] = *p;
-	return n;
+	size_t n = (hi - sp) / 8;
+	if (n > max)
+		n = max;
+	return read_self(out, (const void *)sp, n * 8) ? n : 0;
 }
 
 struct stuck {
@@ -227,9 +240,12 @@ static bool find_task(urio_rt *rt, const void *cur, struct stuck *s)
 			memcpy(s->name, t->name, sizeof(s->name));
 			urio__task_unlock(t);
 			s->name[sizeof(s->name) - 1] = 0;
-			if (s->nr >= 0 && s->words && t->stack)
+			/* the task may finish now: see copy_stack */
+			struct urio__stack *st =
+				__atomic_load_n(&t->stack, __ATOMIC_RELAXED);
+			if (s->nr >= 0 && s->words && st)
 				s->nwords = copy_stack(s->words,
-						       SCAN_BYTES / 8, s->sp, t);
+						       SCAN_BYTES / 8, s->sp, st);
 		}
 		urio__spin_unlock(&v->reg_lock);
 		if (found)
