@@ -56,6 +56,11 @@ __attribute__((noinline)) int urio__errno(void)
 	return errno;
 }
 
+int urio_errno(void)
+{
+	return urio__errno();
+}
+
 __attribute__((noinline)) void urio__errno_set(int err)
 {
 	__asm__ volatile("" ::: "memory");

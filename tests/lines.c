@@ -470,15 +470,10 @@ static intptr_t close_inflight(void *arg)
 	return 0;
 }
 
-/* errno read afresh: the open suspended and may have resumed on another
- * worker, and the compiler may keep the errno address of the thread the
- * calling function started on (__errno_location is a const function). */
-static __attribute__((noinline)) int err_now(void)
-{
-	__asm__ volatile("" ::: "memory");
-	return errno;
-}
-
+/* errno cleared afresh (read with urio_errno): the open suspended and may
+ * have resumed on another worker, and the compiler may keep the errno
+ * address of the thread the calling function started on (glibc's
+ * __errno_location is a const function). */
 static __attribute__((noinline)) void err_clear(void)
 {
 	__asm__ volatile("" ::: "memory");
@@ -488,18 +483,18 @@ static __attribute__((noinline)) void err_clear(void)
 static intptr_t bad_args(void *arg)
 {
 	urio_slice l;
-	ASSERT(!urio_lines_open(NULL, NULL) && err_now() == EFAULT);
+	ASSERT(!urio_lines_open(NULL, NULL) && urio_errno() == EFAULT);
 	ASSERT(!urio_lines_open("/nonexistent/x", NULL));
-	ASSERT_EQ(err_now(), ENOENT);
+	ASSERT_EQ(urio_errno(), ENOENT);
 	urio_lines_opts o = {.readahead = 3};
-	ASSERT(!urio_lines_open("/dev/null", &o) && err_now() == EINVAL);
+	ASSERT(!urio_lines_open("/dev/null", &o) && urio_errno() == EINVAL);
 	o = (urio_lines_opts){.follow = true}; /* no end to wait at */
-	ASSERT(!urio_lines_open("/dev/null", &o) && err_now() == ESPIPE);
-	ASSERT(!urio_chunks_open("/dev/null", &o) && err_now() == ESPIPE);
+	ASSERT(!urio_lines_open("/dev/null", &o) && urio_errno() == ESPIPE);
+	ASSERT(!urio_chunks_open("/dev/null", &o) && urio_errno() == ESPIPE);
 	o = (urio_lines_opts){.start = -1};
-	ASSERT(!urio_chunks_open("/dev/null", &o) && err_now() == EINVAL);
-	ASSERT(!urio_lines_open_fd(-1, NULL) && err_now() == EBADF);
-	ASSERT(!urio_chunks_open_fd(12345, NULL) && err_now() == EBADF);
+	ASSERT(!urio_chunks_open("/dev/null", &o) && urio_errno() == EINVAL);
+	ASSERT(!urio_lines_open_fd(-1, NULL) && urio_errno() == EBADF);
+	ASSERT(!urio_chunks_open_fd(12345, NULL) && urio_errno() == EBADF);
 	ASSERT_EQ(urio_lines_next(NULL, &l), -EINVAL);
 	ASSERT_EQ(urio_lines_next_block(NULL, &l), -EINVAL);
 	ASSERT_EQ(urio_chunks_next(NULL, &l), -EINVAL);
@@ -523,10 +518,10 @@ static intptr_t failing_opens(void *arg)
 	for (int i = 0; i < 300; i++) {
 		err_clear();
 		ASSERT(!urio_lines_open("/nonexistent/x", NULL));
-		ASSERT_EQ(err_now(), ENOENT);
+		ASSERT_EQ(urio_errno(), ENOENT);
 		err_clear();
 		ASSERT(!urio_chunks_open("/dev/null", &o)); /* opened, then refused */
-		ASSERT_EQ(err_now(), ESPIPE);
+		ASSERT_EQ(urio_errno(), ESPIPE);
 		if (i % 7 == 0)
 			urio_yield();
 	}

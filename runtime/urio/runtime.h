@@ -2,7 +2,8 @@
  *
  * Every function returns >= 0 on success or -errno, unless it says otherwise.
  * Constructors return a pointer, or NULL with errno set; one that suspends
- * sets it after its last suspension, on the thread the task resumed on. */
+ * sets it after its last suspension, on the thread the task resumed on.
+ * Read it with urio_errno() in a task: see there. */
 #ifndef URIO_RUNTIME_H
 #define URIO_RUNTIME_H
 
@@ -109,6 +110,10 @@ URIO_API uint64_t urio_task_id(const urio_task *t);
 URIO_API urio_task *urio_self(void);
 /* Index of the worker running the caller, or -1 outside the runtime. */
 URIO_API int urio_worker_index(void);
+/* errno of the thread running the caller. A task may resume on another
+ * thread, and glibc lets the compiler keep errno's address across calls,
+ * so after a call that may suspend read errno with this, not directly. */
+URIO_API int urio_errno(void);
 
 /* Lets other runnable tasks run; returns when the caller is scheduled again. */
 URIO_API void urio_yield(void);
