@@ -13,32 +13,6 @@
 
 #include "test.h"
 
-/* --- stderr capture: the reports are part of the contract --------------- */
-static int cap_fd = -1, saved_err = -1;
-
-static void capture_begin(void)
-{
-	char tmpl[] = "/tmp/urio-genleak-XXXXXX";
-	fflush(stderr);
-	cap_fd = mkstemp(tmpl);
-	ASSERT(cap_fd >= 0);
-	unlink(tmpl);
-	saved_err = dup(2);
-	ASSERT(saved_err >= 0);
-	ASSERT(dup2(cap_fd, 2) == 2);
-}
-
-static void capture_end(char *buf, size_t n)
-{
-	fflush(stderr);
-	ASSERT(dup2(saved_err, 2) == 2);
-	close(saved_err);
-	ssize_t r = pread(cap_fd, buf, n - 1, 0);
-	buf[r > 0 ? r : 0] = 0;
-	close(cap_fd);
-	fputs(buf, stderr); /* for whoever reads the log */
-}
-
 /* Occurrences of what in s. */
 static int count_of(const char *s, const char *what)
 {
@@ -131,9 +105,9 @@ static void run_rt(unsigned workers, urio_fn main, void *arg, char *said,
 	intptr_t res = -1;
 	ASSERT_EQ(urio_rt_block_on(rt, main, arg, &res), 0);
 	ASSERT_EQ(res, 0);
-	capture_begin();
+	stderr_capture_begin();
 	urio_rt_free(rt);
-	capture_end(said, n);
+	stderr_capture_end(said, n);
 	ASSERT(!strstr(said, "still running")); /* nothing was stuck */
 }
 

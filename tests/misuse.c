@@ -15,32 +15,6 @@
 
 #include "test.h"
 
-/* --- stderr capture: the reports are part of the contract --------------- */
-static int cap_fd = -1, saved_err = -1;
-
-static void capture_begin(void)
-{
-	char tmpl[] = "/tmp/urio-misuse-XXXXXX";
-	fflush(stderr);
-	cap_fd = mkstemp(tmpl);
-	ASSERT(cap_fd >= 0);
-	unlink(tmpl);
-	saved_err = dup(2);
-	ASSERT(saved_err >= 0);
-	ASSERT(dup2(cap_fd, 2) == 2);
-}
-
-static void capture_end(char *buf, size_t n)
-{
-	fflush(stderr);
-	ASSERT(dup2(saved_err, 2) == 2);
-	close(saved_err);
-	ssize_t r = pread(cap_fd, buf, n - 1, 0);
-	buf[r > 0 ? r : 0] = 0;
-	close(cap_fd);
-	fputs(buf, stderr); /* for whoever reads the log */
-}
-
 static void on_alarm(int sig)
 {
 	static const char msg[] = "misuse: a case hung\n";
@@ -84,7 +58,7 @@ static intptr_t returns_in_deadline(void *arg)
 static intptr_t deadline_left_open(void *arg)
 {
 	char said[2048];
-	capture_begin();
+	stderr_capture_begin();
 	urio_task *t = urio_spawn(returns_in_deadline, NULL);
 	ASSERT(t);
 	intptr_t res = 0;
@@ -92,7 +66,7 @@ static intptr_t deadline_left_open(void *arg)
 	/* past the deadline: a timer left armed would fire into the freed
 	 * task (ASan) or the reused stack */
 	urio_sleep_ms(40);
-	capture_end(said, sizeof(said));
+	stderr_capture_end(said, sizeof(said));
 	ASSERT_EQ(r, 0);
 	ASSERT_EQ(res, 7);
 	ASSERT(strstr(said, "'leaky-deadline'"));
@@ -139,12 +113,12 @@ static intptr_t group_left_open(void *arg)
 	char said[2048];
 	atomic_store(&children_cancelled, 0);
 	atomic_store(&children_started, 0);
-	capture_begin();
+	stderr_capture_begin();
 	urio_task *t = urio_spawn(returns_with_group, NULL);
 	ASSERT(t);
 	intptr_t res = 0;
 	int r = urio_join(t, &res);
-	capture_end(said, sizeof(said));
+	stderr_capture_end(said, sizeof(said));
 	ASSERT_EQ(r, 0);
 	ASSERT_EQ(res, 5);
 	/* reaped before the owner finished: none outlives it */
@@ -264,9 +238,9 @@ static intptr_t frees_own_runtime(void *arg)
 {
 	char said[1024];
 	urio_task_set_name(urio_self(), "self-free");
-	capture_begin();
+	stderr_capture_begin();
 	urio_rt_free(arg); /* refused: it would wait for this very task */
-	capture_end(said, sizeof(said));
+	stderr_capture_end(said, sizeof(said));
 	ASSERT(strstr(said, "urio_rt_free"));
 	ASSERT(strstr(said, "'self-free'"));
 	/* the runtime still works */

@@ -53,4 +53,23 @@ static inline void redis_server_cleanup(void)
 		proc_rmtree(redis_dir);
 }
 
+/* A suite's main: the server, then run_all on 1 and 2 workers. */
+static inline int redis_test_main(urio_fn run_all)
+{
+	int err = redis_server_start();
+	if (err < 0) {
+		fprintf(stderr, "redis-server did not start: %d\n", err);
+		redis_server_cleanup();
+		return 1;
+	}
+	for (unsigned w = 1; w <= 2; w++) {
+		urio_config cfg = {.workers = w};
+		intptr_t res = -1;
+		ASSERT_EQ(urio_run(&cfg, run_all, NULL, &res), 0);
+		ASSERT_EQ(res, 0);
+	}
+	redis_server_cleanup();
+	return 0;
+}
+
 #endif

@@ -414,18 +414,5 @@ static intptr_t run_all(void *arg)
 
 int main(void)
 {
-	int err = redis_server_start();
-	if (err < 0) {
-		fprintf(stderr, "redis-server did not start: %d\n", err);
-		redis_server_cleanup();
-		return 1;
-	}
-	for (unsigned w = 1; w <= 2; w++) {
-		urio_config cfg = {.workers = w};
-		intptr_t res = -1;
-		ASSERT_EQ(urio_run(&cfg, run_all, NULL, &res), 0);
-		ASSERT_EQ(res, 0);
-	}
-	redis_server_cleanup();
-	return 0;
+	return redis_test_main(run_all);
 }

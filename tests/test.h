@@ -204,4 +204,32 @@ static inline void test_run_shared(const urio_fn *cases, size_t n,
 	urio_rt_free(rt);
 }
 
+/* stderr into a temp file between begin and end, for suites that check
+ * the runtime's reports (they are part of the contract); end copies it
+ * into buf (NUL-terminated) and echoes it for whoever reads the log. */
+static int stderr_cap_fd_ = -1, stderr_saved_ = -1;
+
+static inline void stderr_capture_begin(void)
+{
+	char tmpl[] = "/tmp/urio-stderr-XXXXXX";
+	fflush(stderr);
+	stderr_cap_fd_ = mkstemp(tmpl);
+	ASSERT(stderr_cap_fd_ >= 0);
+	unlink(tmpl);
+	stderr_saved_ = dup(2);
+	ASSERT(stderr_saved_ >= 0);
+	ASSERT(dup2(stderr_cap_fd_, 2) == 2);
+}
+
+static inline void stderr_capture_end(char *buf, size_t n)
+{
+	fflush(stderr);
+	ASSERT(dup2(stderr_saved_, 2) == 2);
+	close(stderr_saved_);
+	ssize_t r = pread(stderr_cap_fd_, buf, n - 1, 0);
+	buf[r > 0 ? r : 0] = 0;
+	close(stderr_cap_fd_);
+	fputs(buf, stderr);
+}
+
 #endif
