@@ -21,9 +21,10 @@ run() { # name, cmake args...
   skip=()
 }
 run release -DCMAKE_BUILD_TYPE=RelWithDebInfo
-# LTO checks the code generation: what does not depend on it (the models,
-# cross builds, install, valgrind, the long fuzz and crash runs) ran above.
-skip=(-LE model -E '^(fuzz|fuzz_poll|txn|txn_poll|c_aarch64_builds|install_consumer|shutdown_valgrind)$')
+# LTO checks the runtime's code generation: what does not depend on it
+# (the models, cross builds, install, valgrind, the long fuzz and crash
+# runs, the clients against their servers) ran above.
+skip=(-LE model -E '^(fuzz|txn|c_aarch64_builds|install_consumer|shutdown_valgrind|redis|pg|http_client)')
 run lto -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON
 # the sanitizer builds also carry the fault injection points (fault.c)
 run asan -DCMAKE_BUILD_TYPE=Debug -DURIO_SANITIZE=address -DURIO_FAULT=ON
