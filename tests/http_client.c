@@ -454,17 +454,9 @@ int main(void)
 	ASSERT(!urio_http_session_new(NULL)); /* not in a task */
 	ASSERT_EQ(errno, EPERM);
 	start_nginx();
-	urio_config one = {.workers = 1}, two = {.workers = 2};
 	urio_fn cases[] = {sizes_keepalive, stream, conn_close, no_body,
 			   bodies, timeouts, concurrent, bad_args};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		intptr_t r = -1;
-		ASSERT_EQ(urio_run(&one, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-		r = -1;
-		ASSERT_EQ(urio_run(&two, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-	}
+	test_run_each(cases, sizeof(cases) / sizeof(cases[0]));
 	puts("http_client: ok");
 	return 0;
 }

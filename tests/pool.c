@@ -620,19 +620,11 @@ int main(void)
 	ASSERT(!urio_pool_new(&ops, NULL, NULL)); /* not in a task */
 	ASSERT_EQ(errno, EPERM);
 
-	urio_config one = {.workers = 1}, two = {.workers = 2};
 	urio_fn cases[] = {storm,	 unbounded, broken,	timeout,
 			   create_fails, idle_timeout, lifetime, warmup,
 			   fifo,	 free_waits, free_cancelled, lease,
 			   bad_args};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		intptr_t r = -1;
-		ASSERT_EQ(urio_run(&one, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-		r = -1;
-		ASSERT_EQ(urio_run(&two, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-	}
+	test_run_each(cases, sizeof(cases) / sizeof(cases[0]));
 	puts("pool: ok");
 	return 0;
 }

@@ -274,16 +274,8 @@ int main(void)
 	errno = 0;
 	ASSERT(!urio_tcp_pool_new("127.0.0.1", 1, NULL)); /* not in a task */
 	ASSERT_EQ(errno, EPERM);
-	urio_config one = {.workers = 1}, two = {.workers = 2};
 	urio_fn cases[] = {shared, down_then_up, warm_and_lease, bad_args};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		intptr_t r = -1;
-		ASSERT_EQ(urio_run(&one, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-		r = -1;
-		ASSERT_EQ(urio_run(&two, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-	}
+	test_run_each(cases, sizeof(cases) / sizeof(cases[0]));
 	puts("tcp_pool: ok");
 	return 0;
 }

@@ -185,6 +185,19 @@ static inline int test_fuzz_seeds(int (*suite)(void *), void *ctx)
 	return 0;
 }
 
+/* Runs each case (returning 0) on a 1-worker, then a 2-worker runtime. */
+static inline void test_run_each(const urio_fn *cases, size_t n)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		urio_config cfg = {.workers = w};
+		for (size_t i = 0; i < n; i++) {
+			intptr_t r = -1;
+			ASSERT_EQ(urio_run(&cfg, cases[i], NULL, &r), 0);
+			ASSERT_EQ(r, 0);
+		}
+	}
+}
+
 /* Quick mode's runner: the cases, each returning 0, on one 2-worker
  * runtime (creating one costs as much as a quick case); before, unless
  * NULL, runs ahead of each. */

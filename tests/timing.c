@@ -93,16 +93,8 @@ static intptr_t cancelled(void *arg)
 
 int main(void)
 {
-	urio_config one = {.workers = 1}, two = {.workers = 2};
 	urio_fn cases[] = {basic, cancelled};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		intptr_t r = -1;
-		ASSERT_EQ(urio_run(&one, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-		r = -1;
-		ASSERT_EQ(urio_run(&two, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-	}
+	test_run_each(cases, sizeof(cases) / sizeof(cases[0]));
 	puts("timing: ok");
 	return 0;
 }

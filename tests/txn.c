@@ -721,7 +721,7 @@ int main(void)
 
 	/* the crash test first, after one run to probe the kernel: a parent
 	 * with little memory mapped forks its children fastest */
-	urio_config one = {.workers = 1}, two = {.workers = 2};
+	urio_config one = {.workers = 1};
 	intptr_t pr = -1;
 	ASSERT_EQ(urio_run(&one, path_ops, NULL, &pr), 0);
 	ASSERT_EQ(pr, 0);
@@ -729,14 +729,7 @@ int main(void)
 
 	urio_fn cases[] = {generic, generic_cancel, file_basic, file_failures,
 			   file_cancel, file_race, path_ops};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		intptr_t r = -1;
-		ASSERT_EQ(urio_run(&one, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-		r = -1;
-		ASSERT_EQ(urio_run(&two, cases[i], NULL, &r), 0);
-		ASSERT_EQ(r, 0);
-	}
+	test_run_each(cases, sizeof(cases) / sizeof(cases[0]));
 	ASSERT_EQ(unlink(target), 0);
 	ASSERT_EQ(count_tmp(dir), 0);
 	ASSERT_EQ(rmdir(dir), 0);
