@@ -244,6 +244,14 @@ int urio__redis_mux_command(urio_redis_pool *p, urio_redis_mux *m,
 		if (atomic_load_explicit(&r->done, memory_order_acquire))
 			break;
 		err = urio_sem_acquire(&r->sem);
+		/* A free permit is taken without suspending, also when we are
+		 * cancelled: leave here, or a role handed to the queue's head,
+		 * which may be our own request (combine does so when
+		 * cancelled), comes back to us round and round, never
+		 * suspending. */
+		if (!err && urio_cancelled() &&
+		    !atomic_load_explicit(&r->done, memory_order_acquire))
+			err = -ECANCELED;
 		if (err < 0) {
 			abandon(m, r);
 			put(r);
