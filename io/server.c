@@ -66,6 +66,8 @@ urio_server *urio_server_new(const urio_server_opts *o)
 	int err = ENOMEM;
 	if (!s->ls || !s->acceptors)
 		goto fail;
+	for (unsigned i = 0; i < s->nl; i++)
+		s->ls[i].fd = -1; /* a failure part-way closes only what it opened */
 	unsigned flags = s->nl > 1 ? URIO_LISTEN_REUSEPORT : 0;
 	uint16_t port = o->port;
 	for (unsigned i = 0; i < s->nl; i++) {

@@ -4,6 +4,7 @@
  * awaited in a task, and bad input. Each case runs on 1 and 2 workers;
  * the *_poll ctest entry runs them all on the poll(2) backend. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -370,6 +371,16 @@ static intptr_t bad_input(void *arg)
 	ASSERT(!urio_server_new(&bad) && errno == EINVAL);
 	bad = (urio_server_opts){.host = "localhost", .conn = echo};
 	ASSERT(!urio_server_new(&bad) && errno == EINVAL);
+	/* a failure part-way closes only the listeners it made (not fd 0:
+	 * calloc'd slots once read as fd 0, a worker's eventfd when stdin
+	 * was closed) */
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ASSERT(null >= 0 && dup2(null, 0) == 0);
+	close(null);
+	bad = (urio_server_opts){.host = "localhost", .conn = echo,
+				 .listeners = 3};
+	ASSERT(!urio_server_new(&bad) && errno == EINVAL);
+	ASSERT(fcntl(0, F_GETFD) >= 0);
 	bad = (urio_server_opts){.conn = echo, .backlog = -1};
 	ASSERT(!urio_server_new(&bad) && errno == EINVAL);
 	bad = (urio_server_opts){.conn = echo, .flags = 0x100};
