@@ -20,7 +20,8 @@ void urio__acceptor_init(struct urio__acceptor *a, int fd, bool multishot)
 	 * 5.19 fail it with -EINVAL, as for a closed listener */
 	a->multishot = multishot && urio__kernel_at_least(5, 19) &&
 		       urio__op_supported(IORING_OP_ACCEPT);
-	a->used_mshot = a->ever_mshot = false;
+	a->used_mshot = false;
+	atomic_init(&a->ever_mshot, false);
 	urio__mshot_init(&a->m, "accept", fd);
 }
 
@@ -43,7 +44,8 @@ int urio__acceptor_next(struct urio__acceptor *a)
 		r = urio__mshot_arm(&a->m, prep_accept);
 		if (r < 0)
 			return r;
-		a->used_mshot = a->ever_mshot = true;
+		a->used_mshot = true;
+		atomic_store_explicit(&a->ever_mshot, true, memory_order_relaxed);
 	}
 }
 
@@ -72,5 +74,5 @@ void urio__acceptor_close(struct urio__acceptor *a)
 
 bool urio__acceptor_multishot(const struct urio__acceptor *a)
 {
-	return a->ever_mshot;
+	return atomic_load_explicit(&a->ever_mshot, memory_order_relaxed);
 }

@@ -9,7 +9,8 @@ struct urio__acceptor {
 	int fd;
 	bool multishot;   /* wanted, and the kernel has it */
 	bool used_mshot;  /* an op was armed since the last stop */
-	bool ever_mshot;  /* an op was ever armed (stats) */
+	/* an op was ever armed: read by urio_server_stats_get from any task */
+	atomic_bool ever_mshot;
 	struct urio__mshot m;
 };
 
