@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <urio.h>
 
+#include "gen_res.h"
 #include "test.h"
 
 /* Occurrences of what in s. */
@@ -23,29 +24,6 @@ static int count_of(const char *s, const char *what)
 }
 
 /* --- a generator with a cleanup ------------------------------------------ */
-
-struct res {
-	atomic_int entered, exited;
-	int exit_err;   /* the error the body ended with */
-	int exit_sleep; /* what a suspension inside exit returned */
-};
-
-static int res_enter(void *r)
-{
-	atomic_fetch_add(&((struct res *)r)->entered, 1);
-	return 0;
-}
-
-static int res_exit(void *p, int err)
-{
-	struct res *r = p;
-	r->exit_err = err;
-	r->exit_sleep = urio_sleep_ms(1); /* cleanup that suspends */
-	atomic_fetch_add(&r->exited, 1);
-	return err;
-}
-
-static const urio_scope_ops res_ops = {res_enter, res_exit};
 
 struct guarded {
 	urio_gen *g;
