@@ -42,7 +42,8 @@ def main():
               "rate": "echo 64 B ping-pong at 5000 requests/s",
               "http": "HTTP fixed 200 (wrk -t1)",
               "http-rate": "HTTP fixed 200 at 5000 requests/s (urio-load)"}
-    for (g, s, c), p in sorted(pts.items(), key=lambda kv: (list(shapes).index(kv[0][0]), kv[0][2], kv[0][1])):
+    shown = [kv for kv in pts.items() if kv[0][0] in shapes]  # "wrk": the load's CPU
+    for (g, s, c), p in sorted(shown, key=lambda kv: (list(shapes).index(kv[0][0]), kv[0][2], kv[0][1])):
         if p["rps"] <= 0:  # the load generator got no answer at all
             out.append(f"| {shapes[g]} | {s} | {c} | 0 | — | — | — |")
             continue
@@ -80,6 +81,9 @@ def main():
     for c in conns:
         rps_row("urio-httpd vs nginx", "http", "urio-httpd", "http", "nginx", c, 1.0)
         cpu_row("urio-httpd vs nginx", "http", "urio-httpd", "http", "nginx", c, 1.0)
+    for c in conns:
+        cpu_row("wrk's own CPU: against urio-httpd vs nginx", "wrk", "urio-httpd",
+                "wrk", "nginx", c, 1.0, ref=True)
     for c in conns:
         rps_row("urio-httpd vs http-threads", "http", "urio-httpd", "http", "http-threads", c, 1.0, ref=True)
     for c in conns:

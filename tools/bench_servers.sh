@@ -218,13 +218,17 @@ to_us() {
 		printf "%.1f", v * f }' <<<"$1"
 }
 
-# http_point SERVER CONNS CPU_PID: one wrk run (1 thread).
+# http_point SERVER CONNS CPU_PID: one wrk run (1 thread). wrk's own CPU
+# per request goes in group "wrk": when wrk is the bottleneck, the servers'
+# requests/s differ by what each costs wrk's CPU.
 http_point() {
-	local name=$1 c=$2 cpu_pid=$3 t0 t1 res
+	local name=$1 c=$2 cpu_pid=$3 t0 t1 res wrk_cpu TIMEFORMAT='%U %S'
 	t0=$(cpu_ticks "$cpu_pid")
-	res=$(taskset -c "$lcpu" timeout $((secs + 60)) wrk -t1 -c"$c" \
-		-d"${secs}s" --latency "http://127.0.0.1:${port_of[$name]}/") ||
+	{ wrk_cpu=$( { time taskset -c "$lcpu" timeout $((secs + 60)) wrk \
+		-t1 -c"$c" -d"${secs}s" --latency \
+		"http://127.0.0.1:${port_of[$name]}/" >"$tmp/wrk.out"; } 2>&1); } ||
 		{ say "wrk failed against $name at $c"; return 0; }
+	res=$(<"$tmp/wrk.out")
 	t1=$(cpu_ticks "$cpu_pid")
 	local rps reqs p50 p99 hz
 	hz=$(getconf CLK_TCK)
@@ -238,6 +242,9 @@ http_point() {
 	say "http $name c=$c: $rps requests/s, p99 $p99 us, CPU $cpu us/request"
 	printf 'http\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$rps" "$p50" \
 		"$p99" "$cpu" >>"$tsv"
+	awk -v s="$name" -v c="$c" -v n="$reqs" -v t="$wrk_cpu" 'BEGIN {
+		split(t, u, " "); if (n > 0) printf "wrk\t%s\t%s\t\t\t\t%.3f\n",
+			s, c, (u[1] + u[2]) * 1e6 / n }' >>"$tsv"
 	if grep -q "Socket errors" <<<"$res"; then
 		say "  wrk: $(grep 'Socket errors' <<<"$res")"
 	fi
