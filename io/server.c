@@ -86,7 +86,7 @@ urio_server *urio_server_new(const urio_server_opts *o)
 	return s;
 fail:
 	urio_server_free(s);
-	errno = err;
+	urio__errno_set(err); /* urio_server_free may suspend */
 	return NULL;
 }
 

@@ -18,6 +18,7 @@
 #include <urio/io.h>
 #include <urio/offload.h>
 #include <urio/tcp_pool.h>
+#include "../runtime/internal.h"
 
 #define MAX_ADDRS 8
 
@@ -161,9 +162,9 @@ urio_tcp_pool *urio_tcp_pool_new(const char *host, uint16_t port,
 	}
 	tp->pool = urio_pool_new(&tcp_ops, tp, opts);
 	if (!tp->pool) {
-		err = errno;
+		err = urio__errno(); /* urio_pool_new may have suspended */
 		free(tp);
-		errno = err;
+		urio__errno_set(err);
 		return NULL;
 	}
 	return tp;

@@ -493,6 +493,6 @@ urio_watch *urio_watch_open(const char *path, const urio_watch_opts *opts)
 	return w;
 fail:
 	urio_watch_close(w);
-	errno = -err;
+	urio__errno_set(-err); /* after suspensions: see urio__errno */
 	return NULL;
 }
