@@ -13,12 +13,12 @@ set multiplot layout 2,2
 pick(g, s, col) = (strcol(1) eq g && strcol(2) eq s) ? column(col) : NaN
 set title "echo, 64 B ping-pong: requests/s"
 set ylabel "requests/s"
-plot for [s in "urio-echo echo-uring echo-uring-1shot echo-epoll echo-threads"] \
+plot for [s in "urio-echo echo-uring echo-uring-1shot echo-epoll echo-uv echo-threads"] \
 	tsv using 3:(pick("echo", s, 4)) with linespoints title s
 set title "echo, 64 B ping-pong: p99 latency"
 set ylabel "p99 (µs)"
 set logscale y
-plot for [s in "urio-echo echo-uring echo-uring-1shot echo-epoll echo-threads"] \
+plot for [s in "urio-echo echo-uring echo-uring-1shot echo-epoll echo-uv echo-threads"] \
 	tsv using 3:(pick("echo", s, 6)) with linespoints title s
 unset logscale y
 set title "HTTP fixed 200 (wrk): requests/s"

@@ -76,6 +76,7 @@ def main():
     for c in conns:
         cpu_row("urio-echo vs raw liburing", "echo", "urio-echo", "echo", "echo-uring", c, 1.1)
         cpu_row("urio-echo vs epoll", "echo", "urio-echo", "echo", "echo-epoll", c, 1.0)
+        cpu_row("urio-echo vs libuv", "echo", "urio-echo", "echo", "echo-uv", c, 1.0)
     if 1000 in conns:
         rps_row("urio-echo vs thread per connection", "echo", "urio-echo", "echo", "echo-threads", 1000, 1.5)
     for c in conns:
@@ -89,12 +90,14 @@ def main():
     for c in conns:
         cpu_row("urio-echo vs raw liburing with a plain recv per message", "echo", "urio-echo",
                 "echo", "echo-uring-1shot", c, 1.1, ref=True)
-    for peer in ("echo-uring", "echo-uring-1shot", "echo-epoll", "echo-threads"):
+    for peer in ("echo-uring", "echo-uring-1shot", "echo-epoll", "echo-uv", "echo-threads"):
         cpu_row("pipelined echo: urio-echo vs " + peer, "stream", "urio-echo", "stream", peer, 100, 1.1, ref=True)
     cpu_row("fixed 5000 requests/s: urio-echo vs raw liburing", "rate", "urio-echo", "rate",
             "echo-uring", 100, 1.1, ref=True)
     cpu_row("fixed 5000 requests/s: urio-echo vs epoll", "rate", "urio-echo", "rate",
             "echo-epoll", 100, 1.0, ref=True)
+    cpu_row("fixed 5000 requests/s: urio-echo vs libuv", "rate", "urio-echo", "rate",
+            "echo-uv", 100, 1.0, ref=True)
     cpu_row("fixed 5000 requests/s: urio-httpd vs nginx", "http-rate", "urio-httpd", "http-rate",
             "nginx", 100, 1.0, ref=True)
     with open(sys.argv[2], "w") as f:

@@ -2,8 +2,8 @@
 # Servers under load, all measured in one run on 127.0.0.1 with the server
 # pinned to one CPU and the load to another (taskset):
 #   echo, 64 B ping-pong at 10, 100 and 1000 connections (urio-load):
-#     urio-echo (1 worker) vs echo-uring (the raw liburing floor), echo-epoll
-#     and echo-threads (blocking, thread per connection); as references,
+#     urio-echo (1 worker) vs echo-uring (the raw liburing floor), echo-epoll,
+#     echo-uv (libuv) and echo-threads (blocking, thread per connection); as references,
 #     echo-uring --oneshot (urio's kernel path without urio: a plain recv
 #     per message), 64 B pipelined streaming (depth 16) at 100
 #     connections, and a fixed offered load of 5000 requests/s at 100
@@ -67,7 +67,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DURIO_BENCH=ON \
 	-DURIO_TESTS=OFF -DURIO_TOOLS=ON >"$build/configure.log" 2>&1 ||
 	{ cat "$build/configure.log" >&2; exit 1; }
 cmake --build "$build" -j"$(nproc)" --target urio-load echo-uring \
-	echo-epoll echo-threads http-threads urio-echo urio-httpd \
+	echo-epoll echo-uv echo-threads http-threads urio-echo urio-httpd \
 	>"$build/build.log" 2>&1 || { tail -50 "$build/build.log" >&2; exit 1; }
 mkdir -p "$out"
 rm -f "$out"/servers.*
@@ -255,9 +255,10 @@ say "echo: server on CPU $scpu, urio-load on CPU $lcpu, ${secs}s per point"
 start_server urio-echo "$build/tools/urio-echo" --port @PORT@ --workers 1
 start_server echo-uring "$build/bench/echo-uring" @PORT@
 start_server echo-epoll "$build/bench/echo-epoll" @PORT@
+start_server echo-uv "$build/bench/echo-uv" @PORT@
 start_server echo-threads "$build/bench/echo-threads" @PORT@
 start_server echo-uring-1shot "$build/bench/echo-uring" --oneshot @PORT@
-echo_servers=(urio-echo echo-uring echo-epoll echo-threads echo-uring-1shot)
+echo_servers=(urio-echo echo-uring echo-epoll echo-uv echo-threads echo-uring-1shot)
 for round in $(seq "$rounds"); do
 	for c in $conns_list; do
 		for s in "${echo_servers[@]}"; do
@@ -267,7 +268,7 @@ for round in $(seq "$rounds"); do
 	for s in "${echo_servers[@]}"; do
 		echo_point "$s" 100 16 stream
 	done
-	for s in urio-echo echo-uring echo-epoll; do
+	for s in urio-echo echo-uring echo-epoll echo-uv; do
 		echo_point "$s" 100 1 rate "${pid_of[$s]}" --rate 5000
 	done
 done

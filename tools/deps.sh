@@ -13,7 +13,7 @@ for want in "$@"; do
     test) pkgs+=(clang libclang-rt-14-dev valgrind libhttp-parser-dev
       libc6-dev-arm64-cross spin "${clients[@]}") ;;
     bench) pkgs+=(g++ libbenchmark-dev libboost-context-dev fio "${clients[@]}") ;;
-    servers) pkgs+=(libhttp-parser-dev wrk nginx-light gnuplot-nox util-linux) ;;
+    servers) pkgs+=(libhttp-parser-dev libuv1-dev wrk nginx-light gnuplot-nox util-linux) ;;
     *) echo "deps.sh: unknown set '$want'" >&2; exit 2 ;;
   esac
 done
