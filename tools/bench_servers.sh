@@ -25,6 +25,7 @@
 #
 # Environment:
 #   URIO_SERVERS_SECONDS  measured seconds per point (default 2)
+#   URIO_SERVERS_WRK_SECONDS  the same for wrk's points (default 5)
 #   URIO_SERVERS_ROUNDS   rounds; each point's median is reported (default 2)
 #   URIO_SERVERS_CONNS    connection counts (default "10 100 1000")
 #   URIO_SERVERS_CPUS     "SERVER_CPU LOAD_CPU" (default: the first two CPUs
@@ -34,6 +35,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-servers
 out=$build/results
 secs=${URIO_SERVERS_SECONDS:-2}
+# wrk has no warm-up: its connections are made inside the measured window,
+# so its points run longer for set-up to weigh less at 1000 connections
+wsecs=${URIO_SERVERS_WRK_SECONDS:-5}
 rounds=${URIO_SERVERS_ROUNDS:-2}
 conns_list=${URIO_SERVERS_CONNS:-"10 100 1000"}
 start=$SECONDS
@@ -224,8 +228,8 @@ to_us() {
 http_point() {
 	local name=$1 c=$2 cpu_pid=$3 t0 t1 res wrk_cpu TIMEFORMAT='%U %S'
 	t0=$(cpu_ticks "$cpu_pid")
-	{ wrk_cpu=$( { time taskset -c "$lcpu" timeout $((secs + 60)) wrk \
-		-t1 -c"$c" -d"${secs}s" --latency \
+	{ wrk_cpu=$( { time taskset -c "$lcpu" timeout $((wsecs + 60)) wrk \
+		-t1 -c"$c" -d"${wsecs}s" --latency \
 		"http://127.0.0.1:${port_of[$name]}/" >"$tmp/wrk.out"; } 2>&1); } ||
 		{ say "wrk failed against $name at $c"; return 0; }
 	res=$(<"$tmp/wrk.out")
@@ -277,7 +281,7 @@ for s in "${echo_servers[@]}"; do
 done
 
 # --- HTTP -------------------------------------------------------------------
-say "http: server on CPU $scpu, wrk -t1 on CPU $lcpu, ${secs}s per point"
+say "http: server on CPU $scpu, wrk -t1 on CPU $lcpu, ${wsecs}s per point"
 start_server urio-httpd "$build/tools/urio-httpd" --port @PORT@ --workers 1
 start_server http-threads "$build/bench/http-threads" @PORT@
 start_nginx
@@ -297,7 +301,7 @@ done
 
 # --- report -----------------------------------------------------------------
 python3 "$root/bench/servers_report.py" "$tsv" "$out/servers.md" \
-	"$(date -u +%F), load average $load at the start, server on CPU $scpu, load on CPU $lcpu, medians of $rounds rounds of ${secs}s per point" \
+	"$(date -u +%F), load average $load at the start, server on CPU $scpu, load on CPU $lcpu, medians of $rounds rounds of ${secs}s per point (wrk: ${wsecs}s)" \
 	"$out/servers-median.tsv"
 cat "$out/servers.md"
 if command -v gnuplot >/dev/null; then
