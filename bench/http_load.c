@@ -3,6 +3,8 @@
  * of a 12-byte body) through
  *   - urio-http: tasks sharing one session, a pool of 16 keep-alive
  *     connections;
+ *   - urio-http-pipe: the same with HTTP/1.1 pipelining (pipeline_depth),
+ *     the requests of many tasks in flight on each connection;
  *   - blocking: a thread per requester, each with its own keep-alive
  *     connection (plain sockets, responses parsed by libhttp-parser);
  *   - blocking-pool: a thread per requester over 16 shared connections
@@ -13,7 +15,8 @@
  *
  * usage: http-load [seconds per mode (3)] [requesters (1000)] [pool (16)]
  *                  [urio workers (0: one per CPU)] [only: urio-only run,
- *                  for profiling] */
+ *                  for profiling; any other word: every row]
+ *                  [pipeline depth (64)] */
 #include <errno.h>
 #include <http_parser.h>
 #include <netinet/tcp.h>
@@ -27,7 +30,8 @@
 #include "../tests/proc.h"
 
 static int port;
-static unsigned secs = 3, nreq = 1000, pool = 16, workers;
+static unsigned secs = 3, nreq = 1000, pool = 16, workers, depth = 64;
+static unsigned run_depth; /* of the urio run under way */
 static uint64_t end_ns;
 static atomic_ulong errors;
 
@@ -135,7 +139,8 @@ static intptr_t requester(void *arg)
 
 static intptr_t urio_main(void *arg)
 {
-	urio_http_session_opts o = {.max_conns_per_host = pool};
+	urio_http_session_opts o = {.max_conns_per_host = pool,
+				    .pipeline_depth = run_depth};
 	sess = urio_http_session_new(&o);
 	if (!sess)
 		return -errno;
@@ -150,9 +155,11 @@ static intptr_t urio_main(void *arg)
 	urio_took = (urio_now_ns() - t0) / 1e9;
 	urio_http_stats st;
 	urio_http_session_stats(sess, &st);
-	fprintf(stderr, "urio-http: %llu connects, %llu retries, %llu discarded\n",
+	fprintf(stderr, "urio-http (depth %u): %llu connects, %llu retries, "
+		"%llu discarded, %llu pipelined\n", run_depth,
 		(unsigned long long)st.connects, (unsigned long long)st.retries,
-		(unsigned long long)st.discarded);
+		(unsigned long long)st.discarded,
+		(unsigned long long)st.pipelined);
 	urio_http_session_free(sess);
 	return err;
 }
@@ -379,8 +386,10 @@ int main(int argc, char **argv)
 	if (argc > 4)
 		workers = (unsigned)atoi(argv[4]);
 	bool only = argc > 5 && !strcmp(argv[5], "only");
+	if (argc > 6)
+		depth = (unsigned)atoi(argv[6]);
 	if (!secs || secs > 60 || !nreq || nreq > 4000 || !pool ||
-	    pool > 1024) {
+	    pool > 1024 || depth > 1024) {
 		fprintf(stderr, "usage: http-load [seconds 1-60] "
 				"[requesters 1-4000] [pool 1-1024] [workers]\n");
 		return 2;
@@ -396,21 +405,29 @@ int main(int argc, char **argv)
 	lats = calloc(nreq, sizeof(*lats));
 
 	urio_config cfg = {.workers = workers};
-	intptr_t res = 0;
-	double c0 = cpu_us();
-	if (urio_run(&cfg, urio_main, NULL, &res) != 0 || res < 0) {
-		fprintf(stderr, "urio run failed: %ld\n", (long)res);
-		return 1;
+	struct row u, up;
+	unsigned long e_urio, e_pipe;
+	double c1 = 0;
+	for (int k = 0; k < 2; k++) {
+		intptr_t res = 0;
+		run_depth = k ? depth : 0;
+		double c0 = cpu_us();
+		if (urio_run(&cfg, urio_main, NULL, &res) != 0 || res < 0) {
+			fprintf(stderr, "urio run failed: %ld\n", (long)res);
+			return 1;
+		}
+		c1 = cpu_us();
+		struct row r = summarise(k ? "urio-http-pipe" : "urio-http",
+					 pool, lats, nreq, urio_took, c1 - c0);
+		*(k ? &up : &u) = r;
+		*(k ? &e_pipe : &e_urio) = atomic_exchange(&errors, 0);
 	}
-	double c1 = cpu_us();
-	struct row u = summarise("urio-http", pool, lats, nreq, urio_took,
-				 c1 - c0);
-	unsigned long e_urio = atomic_exchange(&errors, 0);
 	if (only) {
 		print_head();
 		print(&u);
+		print(&up);
 		free(lats);
-		return e_urio != 0;
+		return e_urio || e_pipe;
 	}
 	double took = run_blocking(false);
 	double c2 = cpu_us();
@@ -423,6 +440,7 @@ int main(int argc, char **argv)
 
 	print_head();
 	print(&u);
+	print(&up);
 	print(&b);
 	print(&bp);
 	printf("urio/blocking      req/s %.2fx  p99 %.2fx  cpu/req %.2fx "
@@ -430,9 +448,12 @@ int main(int argc, char **argv)
 	       u.rps / b.rps, u.p99 / b.p99, u.cpu_us / b.cpu_us);
 	printf("urio/blocking-pool req/s %.2fx  p99 %.2fx  cpu/req %.2fx\n",
 	       u.rps / bp.rps, u.p99 / bp.p99, u.cpu_us / bp.cpu_us);
-	if (e_urio || e_blk || e_bp)
-		printf("errors: urio %lu, blocking %lu, blocking-pool %lu\n",
-		       e_urio, e_blk, e_bp);
+	printf("pipe/blocking      req/s %.2fx  p99 %.2fx  cpu/req %.2fx "
+	       "(depth %u)\n", up.rps / b.rps, up.p99 / b.p99,
+	       up.cpu_us / b.cpu_us, depth);
+	if (e_urio || e_pipe || e_blk || e_bp)
+		printf("errors: urio %lu, urio-pipe %lu, blocking %lu, "
+		       "blocking-pool %lu\n", e_urio, e_pipe, e_blk, e_bp);
 	free(lats);
 	return 0;
 }
