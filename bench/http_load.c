@@ -15,7 +15,8 @@
  *
  * usage: http-load [seconds per mode (3)] [requesters (1000)] [pool (16)]
  *                  [urio workers (0: one per CPU)] [only: urio-only run,
- *                  for profiling; any other word: every row]
+ *                  for profiling; pipe: the pipelined row alone;
+ *                  any other word: every row]
  *                  [pipeline depth (64)] */
 #include <errno.h>
 #include <http_parser.h>
@@ -386,6 +387,7 @@ int main(int argc, char **argv)
 	if (argc > 4)
 		workers = (unsigned)atoi(argv[4]);
 	bool only = argc > 5 && !strcmp(argv[5], "only");
+	bool pipe_only = argc > 5 && !strcmp(argv[5], "pipe");
 	if (argc > 6)
 		depth = (unsigned)atoi(argv[6]);
 	if (!secs || secs > 60 || !nreq || nreq > 4000 || !pool ||
@@ -408,7 +410,9 @@ int main(int argc, char **argv)
 	struct row u, up;
 	unsigned long e_urio, e_pipe;
 	double c1 = 0;
-	for (int k = 0; k < 2; k++) {
+	u = up = (struct row){"-", 0, 0, 0, 0, 0, 0};
+	e_urio = e_pipe = 0;
+	for (int k = pipe_only; k < 2; k++) {
 		intptr_t res = 0;
 		run_depth = k ? depth : 0;
 		double c0 = cpu_us();
@@ -422,7 +426,7 @@ int main(int argc, char **argv)
 		*(k ? &up : &u) = r;
 		*(k ? &e_pipe : &e_urio) = atomic_exchange(&errors, 0);
 	}
-	if (only) {
+	if (only || pipe_only) {
 		print_head();
 		print(&u);
 		print(&up);

@@ -39,6 +39,8 @@
 #include "client.h"
 
 #define WRITE_TIMEOUT_MS 10000
+#define LINGER_MS 100     /* an idle pipelined connection's wait for more */
+#define LINGER_ROOM 4096u
 
 struct preq {
 	struct preq *next;
@@ -432,23 +434,64 @@ static void reader_end(struct pconn *pc)
 	signal_free(gone);
 }
 
+/* The queue is empty: waits up to LINGER_MS for the bytes of requests
+ * queued meanwhile (into pc->carry), so a busy connection is not given
+ * back and taken again between two rounds of requests. 1: bytes came (or
+ * the wait ended: see pc->head), 0: the server closed, or -errno. */
+static int linger(struct pconn *pc, bool *waited)
+{
+	if (grow(&pc->carry, &pc->carry_cap, pc->carry_len + LINGER_ROOM) < 0)
+		return -ENOMEM;
+	int err = 0;
+	ssize_t n = 0;
+	URIO_TIMEOUT(err, LINGER_MS)
+	n = urio_recv(pc->c->fd, pc->carry + pc->carry_len, LINGER_ROOM, 0);
+	*waited = true;
+	if (n > 0) {
+		pc->carry_len += (size_t)n;
+		*waited = false;
+		return 1;
+	}
+	if (err == -ETIMEDOUT)
+		return 1;
+	return n == 0 ? 0 : (int)n;
+}
+
 static intptr_t reader(void *arg)
 {
 	struct pconn *pc = arg;
 	struct http_pipe *p = pc->p;
 	int err = 0;
-	bool keep = true, nothing = true;
+	bool keep = true, nothing = true, waited = false;
 	struct preq *rest;
 	for (;;) {
 		lock(p);
 		struct preq *q = pc->head;
-		if (!q) {
+		if (!q && (waited || pc->carry_len)) {
+			/* nothing came, or bytes nobody asked for */
+			if (pc->carry_len)
+				err = -EPROTO;
 			stop_locked(pc);
 			rest = NULL;
 			unlock(p);
 			break;
 		}
 		unlock(p);
+		if (!q) {
+			int k = linger(pc, &waited);
+			if (k > 0)
+				continue;
+			/* closed, or failed, as requests came: their ends */
+			lock(p);
+			stop_locked(pc);
+			rest = pc->head;
+			pc->head = pc->tail = NULL;
+			unlock(p);
+			err = k ? k : -ECONNRESET;
+			nothing = true;
+			break;
+		}
+		waited = false;
 		urio_deadline d;
 		urio_timeout_enter(&d, p->h->s->o.idle_timeout_ms);
 		err = read_one(pc, q, &keep, &nothing);
