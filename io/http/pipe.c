@@ -367,7 +367,9 @@ static int read_one(struct pconn *pc, struct preq *q, bool *keep,
 		return err;
 	*keep = r->keep_alive;
 	size_t extra = r->len - r->parsed;
-	if (extra && grow(&pc->carry, &pc->carry_cap, extra) < 0)
+	if (!extra)
+		return 0;
+	if (grow(&pc->carry, &pc->carry_cap, extra) < 0)
 		return -ENOMEM;
 	memcpy(pc->carry, r->buf + r->parsed, extra);
 	pc->carry_len = extra;
