@@ -9,9 +9,9 @@
  *     connection (plain sockets, responses parsed by libhttp-parser);
  *   - blocking-pool: a thread per requester over 16 shared connections
  *     (mutex and condition variable).
- * Each mode runs for the same time; prints requests/s, p50, p99 and the
- * client's CPU time per request for each mode, and urio's ratios to the
- * blocking rows.
+ * Each mode runs for the same time; prints requests/s, p50, p99, the
+ * client's and nginx's CPU time per request for each mode, and urio's
+ * ratios to the blocking rows.
  *
  * usage: http-load [seconds per mode (3)] [requesters (1000)] [pool (16)]
  *                  [urio workers (0: one per CPU)] [only: urio-only run,
@@ -75,6 +75,7 @@ struct row {
 	size_t n;
 	double rps, p50, p99;
 	double cpu_us; /* the client's CPU (user + system) per request */
+	double srv_us; /* nginx's */
 };
 
 /* The process's CPU time so far, in microseconds. */
@@ -89,7 +90,7 @@ static double cpu_us(void)
 static struct row summarise(const char *name, unsigned conns, struct lat *ls,
 			    unsigned nl, double secs_run, double cpu)
 {
-	struct row r = {name, conns, 0, 0, 0, 0, 0};
+	struct row r = {name, conns, 0, 0, 0, 0, 0, 0};
 	for (unsigned i = 0; i < nl; i++)
 		r.n += ls[i].n;
 	uint32_t *all = malloc((r.n ? r.n : 1) * sizeof(*all));
@@ -323,6 +324,23 @@ static double run_blocking(bool pooled)
 /* --- nginx ----------------------------------------------------------------------- */
 
 static char dir[128];
+static pid_t nginx_pid;
+
+/* nginx's CPU time so far (user + system), in microseconds. */
+static double srv_us(void)
+{
+	char path[64];
+	unsigned long ut = 0, st = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)nginx_pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	/* past the command's closing parenthesis: fields 3 to 15 */
+	int ok = fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u "
+			"%*u %*u %lu %lu", &ut, &st);
+	fclose(f);
+	return ok == 2 ? (ut + st) * 1e6 / sysconf(_SC_CLK_TCK) : 0;
+}
 
 static void remove_dir(void)
 {
@@ -356,7 +374,7 @@ static void start_nginx(void)
 	snprintf(log, sizeof(log), "%s/nginx.out", dir);
 	snprintf(prefix, sizeof(prefix), "%s/", dir);
 	char *argv[] = {"nginx", "-c", path, "-p", prefix, NULL};
-	pid_t pid = proc_spawn(argv, log, (uid_t)-1);
+	pid_t pid = nginx_pid = proc_spawn(argv, log, (uid_t)-1);
 	if (pid < 0 || proc_wait_port(port, 20000, pid) < 0) {
 		fprintf(stderr, "nginx did not start (%s)\n", log);
 		exit(1);
@@ -365,15 +383,16 @@ static void start_nginx(void)
 
 static void print(const struct row *r)
 {
-	printf("%-14s %10u %6u %9zu %9.0f %8.2f %8.2f %10.1f\n", r->name,
-	       nreq, r->conns, r->n, r->rps, r->p50, r->p99, r->cpu_us);
+	printf("%-14s %10u %6u %9zu %9.0f %8.2f %8.2f %10.1f %10.1f\n",
+	       r->name, nreq, r->conns, r->n, r->rps, r->p50, r->p99,
+	       r->cpu_us, r->srv_us);
 }
 
 static void print_head(void)
 {
-	printf("%-14s %10s %6s %9s %9s %8s %8s %10s\n", "client",
+	printf("%-14s %10s %6s %9s %9s %8s %8s %10s %10s\n", "client",
 	       "requesters", "conns", "requests", "req/s", "p50_ms", "p99_ms",
-	       "cpu_us/req");
+	       "cpu_us/req", "srv_us/req");
 }
 
 int main(int argc, char **argv)
@@ -410,12 +429,12 @@ int main(int argc, char **argv)
 	struct row u, up;
 	unsigned long e_urio, e_pipe;
 	double c1 = 0;
-	u = up = (struct row){"-", 0, 0, 0, 0, 0, 0};
+	u = up = (struct row){"-", 0, 0, 0, 0, 0, 0, 0};
 	e_urio = e_pipe = 0;
 	for (int k = pipe_only; k < 2; k++) {
 		intptr_t res = 0;
 		run_depth = k ? depth : 0;
-		double c0 = cpu_us();
+		double c0 = cpu_us(), s0 = srv_us();
 		if (urio_run(&cfg, urio_main, NULL, &res) != 0 || res < 0) {
 			fprintf(stderr, "urio run failed: %ld\n", (long)res);
 			return 1;
@@ -423,6 +442,7 @@ int main(int argc, char **argv)
 		c1 = cpu_us();
 		struct row r = summarise(k ? "urio-http-pipe" : "urio-http",
 					 pool, lats, nreq, urio_took, c1 - c0);
+		r.srv_us = r.n ? (srv_us() - s0) / r.n : 0;
 		*(k ? &up : &u) = r;
 		*(k ? &e_pipe : &e_urio) = atomic_exchange(&errors, 0);
 	}
@@ -433,13 +453,16 @@ int main(int argc, char **argv)
 		free(lats);
 		return e_urio || e_pipe;
 	}
+	double s1 = srv_us();
 	double took = run_blocking(false);
-	double c2 = cpu_us();
+	double c2 = cpu_us(), s2 = srv_us();
 	struct row b = summarise("blocking", nreq, lats, nreq, took, c2 - c1);
+	b.srv_us = b.n ? (s2 - s1) / b.n : 0;
 	unsigned long e_blk = atomic_exchange(&errors, 0);
 	took = run_blocking(true);
 	struct row bp = summarise("blocking-pool", pool, lats, nreq, took,
 				  cpu_us() - c2);
+	bp.srv_us = bp.n ? (srv_us() - s2) / bp.n : 0;
 	unsigned long e_bp = atomic_exchange(&errors, 0);
 
 	print_head();
