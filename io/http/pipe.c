@@ -211,6 +211,8 @@ static void write_out(struct pconn *pc)
 	struct http_pipe *p = pc->p;
 	urio_shield sh;
 	urio_shield_enter(&sh);
+	/* the tasks woken with this one queue theirs first: one send */
+	urio_yield();
 	for (;;) {
 		lock(p);
 		if (!pc->out_len || !pc->accepting) {
