@@ -11,8 +11,8 @@
  * is left. A reader task per connection reads the responses in order, each
  * whole into its request's record, and hands it to the waiting caller
  * (a future), or drops it if the caller has left, so the connection stays
- * in step. When the queue is empty the reader gives the connection back to
- * the pool and ends.
+ * in step. When the queue has stayed empty a moment the reader gives the
+ * connection back to the pool and ends.
  *
  * The connection ends early when the server says Connection: close or the
  * stream ends: the requests after the last response are queued again,
