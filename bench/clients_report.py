@@ -89,13 +89,17 @@ def rows(d):
         return find(h, r"^" + mode + r"\s+\d+\s+\d+\s+\d+\s+" + NUM + r"\s+" +
                     NUM + r"\s+" + NUM + r"\s+" + NUM)
 
-    for bm, label, target in (
-            ("blocking", "blocking sockets + http-parser, a thread + "
-             "keep-alive connection per requester", True),
-            ("blocking-pool", "(ref) blocking, 1000 threads sharing 16 "
-             "connections", False)):
-        u, b = http("urio-http"), http(bm)
-        name = "HTTP GET to nginx, 1000 requesters: urio-http pool of 16 vs " + label
+    blk = ("blocking sockets + http-parser, a thread + keep-alive "
+           "connection per requester")
+    for um, bm, label, target in (
+            ("urio-http-pipe", "blocking", "urio-http pipelined (pool of "
+             "16, pipeline_depth 64) vs " + blk, True),
+            ("urio-http", "blocking", "urio-http pool of 16, a lease per "
+             "request, vs " + blk, True),
+            ("urio-http", "blocking-pool", "(ref) urio-http pool of 16 vs "
+             "blocking, 1000 threads sharing 16 connections", False)):
+        u, b = http(um), http(bm)
+        name = "HTTP GET to nginx, 1000 requesters: " + label
         if not u or not b:
             missing(name)
             continue

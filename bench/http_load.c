@@ -3,17 +3,24 @@
  * of a 12-byte body) through
  *   - urio-http: tasks sharing one session, a pool of 16 keep-alive
  *     connections;
+ *   - urio-http-pipe: the same with HTTP/1.1 pipelining (pipeline_depth),
+ *     the requests of many tasks in flight on each connection;
  *   - blocking: a thread per requester, each with its own keep-alive
  *     connection (plain sockets, responses parsed by libhttp-parser);
  *   - blocking-pool: a thread per requester over 16 shared connections
  *     (mutex and condition variable).
- * Each mode runs for the same time; prints requests/s, p50, p99 and the
- * client's CPU time per request for each mode, and urio's ratios to the
+ * Each mode runs for the same time; prints requests/s, p50, p99, the
+ * client's and nginx's CPU time per request, and the time their threads
+ * spent ready but not running (runqueue wait: the machine's other load),
+ * in thread-seconds per second, for each mode, and urio's ratios to the
  * blocking rows.
  *
  * usage: http-load [seconds per mode (3)] [requesters (1000)] [pool (16)]
  *                  [urio workers (0: one per CPU)] [only: urio-only run,
- *                  for profiling] */
+ *                  for profiling; pipe, blocking: that row alone;
+ *                  any other word: every row]
+ *                  [pipeline depth (64)] */
+#include <dirent.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <netinet/tcp.h>
@@ -27,7 +34,8 @@
 #include "../tests/proc.h"
 
 static int port;
-static unsigned secs = 3, nreq = 1000, pool = 16, workers;
+static unsigned secs = 3, nreq = 1000, pool = 16, workers, depth = 64;
+static unsigned run_depth; /* of the urio run under way */
 static uint64_t end_ns;
 static atomic_ulong errors;
 
@@ -70,7 +78,43 @@ struct row {
 	size_t n;
 	double rps, p50, p99;
 	double cpu_us; /* the client's CPU (user + system) per request */
+	double srv_us; /* nginx's */
+	double wait;   /* runqueue wait of the client's and nginx's threads,
+			  per second of the run */
 };
+
+/* Runqueue wait (ready, not running: the machine's other load) of the
+ * threads in /proc/<path>/schedstat files, in seconds. */
+static double rq_wait(const char *path)
+{
+	unsigned long long run = 0, wait = 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	int ok = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	return ok == 2 ? wait / 1e9 : 0;
+}
+
+/* The same summed over this process's threads now. */
+static double rq_wait_all(void)
+{
+	double w = 0;
+	DIR *d = opendir("/proc/self/task");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[300];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat",
+			 e->d_name);
+		w += rq_wait(path);
+	}
+	if (d)
+		closedir(d);
+	return w;
+}
+
+static _Atomic double blk_wait; /* the blocking threads', summed */
 
 /* The process's CPU time so far, in microseconds. */
 static double cpu_us(void)
@@ -84,7 +128,7 @@ static double cpu_us(void)
 static struct row summarise(const char *name, unsigned conns, struct lat *ls,
 			    unsigned nl, double secs_run, double cpu)
 {
-	struct row r = {name, conns, 0, 0, 0, 0, 0};
+	struct row r = {name, conns, 0, 0, 0, 0, 0, 0, 0};
 	for (unsigned i = 0; i < nl; i++)
 		r.n += ls[i].n;
 	uint32_t *all = malloc((r.n ? r.n : 1) * sizeof(*all));
@@ -112,7 +156,7 @@ static struct row summarise(const char *name, unsigned conns, struct lat *ls,
 static urio_http_session *sess;
 static char target[64];
 static struct lat *lats;
-static double urio_took;
+static double urio_took, urio_wait;
 
 static intptr_t requester(void *arg)
 {
@@ -135,12 +179,14 @@ static intptr_t requester(void *arg)
 
 static intptr_t urio_main(void *arg)
 {
-	urio_http_session_opts o = {.max_conns_per_host = pool};
+	urio_http_session_opts o = {.max_conns_per_host = pool,
+				    .pipeline_depth = run_depth};
 	sess = urio_http_session_new(&o);
 	if (!sess)
 		return -errno;
 	urio_group g;
 	urio_group_init(&g);
+	urio_wait = -rq_wait_all();
 	uint64_t t0 = urio_now_ns();
 	end_ns = t0 + secs * 1000000000ull;
 	for (unsigned i = 0; i < nreq; i++)
@@ -148,11 +194,14 @@ static intptr_t urio_main(void *arg)
 			atomic_fetch_add(&errors, 1);
 	int err = urio_group_wait(&g);
 	urio_took = (urio_now_ns() - t0) / 1e9;
+	urio_wait += rq_wait_all();
 	urio_http_stats st;
 	urio_http_session_stats(sess, &st);
-	fprintf(stderr, "urio-http: %llu connects, %llu retries, %llu discarded\n",
+	fprintf(stderr, "urio-http (depth %u): %llu connects, %llu retries, "
+		"%llu discarded, %llu pipelined\n", run_depth,
 		(unsigned long long)st.connects, (unsigned long long)st.retries,
-		(unsigned long long)st.discarded);
+		(unsigned long long)st.discarded,
+		(unsigned long long)st.pipelined);
 	urio_http_session_free(sess);
 	return err;
 }
@@ -253,6 +302,7 @@ static void *blocking_thread(void *arg)
 	struct lat *l = arg;
 	int fd = use_pool ? -1 : dial();
 	pthread_barrier_wait(&start);
+	double w0 = rq_wait("/proc/thread-self/schedstat");
 	while (now_ns() < end_ns) {
 		uint64_t t0 = now_ns();
 		int err;
@@ -277,6 +327,9 @@ static void *blocking_thread(void *arg)
 	}
 	if (fd >= 0)
 		close(fd);
+	double w = rq_wait("/proc/thread-self/schedstat") - w0, old = blk_wait;
+	while (!atomic_compare_exchange_weak(&blk_wait, &old, old + w))
+		;
 	return NULL;
 }
 
@@ -315,6 +368,31 @@ static double run_blocking(bool pooled)
 /* --- nginx ----------------------------------------------------------------------- */
 
 static char dir[128];
+static pid_t nginx_pid;
+
+/* nginx's runqueue wait so far, in seconds. */
+static double srv_wait(void)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)nginx_pid);
+	return rq_wait(path);
+}
+
+/* nginx's CPU time so far (user + system), in microseconds. */
+static double srv_us(void)
+{
+	char path[64];
+	unsigned long ut = 0, st = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)nginx_pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	/* past the command's closing parenthesis: fields 3 to 15 */
+	int ok = fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u "
+			"%*u %*u %lu %lu", &ut, &st);
+	fclose(f);
+	return ok == 2 ? (ut + st) * 1e6 / sysconf(_SC_CLK_TCK) : 0;
+}
 
 static void remove_dir(void)
 {
@@ -348,7 +426,7 @@ static void start_nginx(void)
 	snprintf(log, sizeof(log), "%s/nginx.out", dir);
 	snprintf(prefix, sizeof(prefix), "%s/", dir);
 	char *argv[] = {"nginx", "-c", path, "-p", prefix, NULL};
-	pid_t pid = proc_spawn(argv, log, (uid_t)-1);
+	pid_t pid = nginx_pid = proc_spawn(argv, log, (uid_t)-1);
 	if (pid < 0 || proc_wait_port(port, 20000, pid) < 0) {
 		fprintf(stderr, "nginx did not start (%s)\n", log);
 		exit(1);
@@ -357,15 +435,16 @@ static void start_nginx(void)
 
 static void print(const struct row *r)
 {
-	printf("%-14s %10u %6u %9zu %9.0f %8.2f %8.2f %10.1f\n", r->name,
-	       nreq, r->conns, r->n, r->rps, r->p50, r->p99, r->cpu_us);
+	printf("%-14s %10u %6u %9zu %9.0f %8.2f %8.2f %10.1f %10.1f %7.2f\n",
+	       r->name, nreq, r->conns, r->n, r->rps, r->p50, r->p99,
+	       r->cpu_us, r->srv_us, r->wait);
 }
 
 static void print_head(void)
 {
-	printf("%-14s %10s %6s %9s %9s %8s %8s %10s\n", "client",
+	printf("%-14s %10s %6s %9s %9s %8s %8s %10s %10s %7s\n", "client",
 	       "requesters", "conns", "requests", "req/s", "p50_ms", "p99_ms",
-	       "cpu_us/req");
+	       "cpu_us/req", "srv_us/req", "rq_wait");
 }
 
 int main(int argc, char **argv)
@@ -379,8 +458,12 @@ int main(int argc, char **argv)
 	if (argc > 4)
 		workers = (unsigned)atoi(argv[4]);
 	bool only = argc > 5 && !strcmp(argv[5], "only");
+	bool pipe_only = argc > 5 && !strcmp(argv[5], "pipe");
+	bool blk_only = argc > 5 && !strcmp(argv[5], "blocking");
+	if (argc > 6)
+		depth = (unsigned)atoi(argv[6]);
 	if (!secs || secs > 60 || !nreq || nreq > 4000 || !pool ||
-	    pool > 1024) {
+	    pool > 1024 || depth > 1024) {
 		fprintf(stderr, "usage: http-load [seconds 1-60] "
 				"[requesters 1-4000] [pool 1-1024] [workers]\n");
 		return 2;
@@ -396,33 +479,59 @@ int main(int argc, char **argv)
 	lats = calloc(nreq, sizeof(*lats));
 
 	urio_config cfg = {.workers = workers};
-	intptr_t res = 0;
-	double c0 = cpu_us();
-	if (urio_run(&cfg, urio_main, NULL, &res) != 0 || res < 0) {
-		fprintf(stderr, "urio run failed: %ld\n", (long)res);
-		return 1;
+	struct row u, up;
+	unsigned long e_urio, e_pipe;
+	double c1 = 0;
+	u = up = (struct row){"-", 0, 0, 0, 0, 0, 0, 0, 0};
+	e_urio = e_pipe = 0;
+	for (int k = pipe_only; k < 2 && !blk_only; k++) {
+		intptr_t res = 0;
+		run_depth = k ? depth : 0;
+		double c0 = cpu_us(), s0 = srv_us(), w0 = srv_wait();
+		if (urio_run(&cfg, urio_main, NULL, &res) != 0 || res < 0) {
+			fprintf(stderr, "urio run failed: %ld\n", (long)res);
+			return 1;
+		}
+		c1 = cpu_us();
+		struct row r = summarise(k ? "urio-http-pipe" : "urio-http",
+					 pool, lats, nreq, urio_took, c1 - c0);
+		r.srv_us = r.n ? (srv_us() - s0) / r.n : 0;
+		r.wait = (urio_wait + srv_wait() - w0) / urio_took;
+		*(k ? &up : &u) = r;
+		*(k ? &e_pipe : &e_urio) = atomic_exchange(&errors, 0);
 	}
-	double c1 = cpu_us();
-	struct row u = summarise("urio-http", pool, lats, nreq, urio_took,
-				 c1 - c0);
-	unsigned long e_urio = atomic_exchange(&errors, 0);
-	if (only) {
+	if (only || pipe_only) {
 		print_head();
 		print(&u);
+		print(&up);
 		free(lats);
-		return e_urio != 0;
+		return e_urio || e_pipe;
 	}
+	double s1 = srv_us(), w1 = srv_wait();
+	blk_wait = 0;
 	double took = run_blocking(false);
-	double c2 = cpu_us();
+	double c2 = cpu_us(), s2 = srv_us(), w2 = srv_wait();
 	struct row b = summarise("blocking", nreq, lats, nreq, took, c2 - c1);
+	b.srv_us = b.n ? (s2 - s1) / b.n : 0;
+	b.wait = (blk_wait + w2 - w1) / took;
+	blk_wait = 0;
 	unsigned long e_blk = atomic_exchange(&errors, 0);
+	if (blk_only) {
+		print_head();
+		print(&b);
+		free(lats);
+		return e_blk != 0;
+	}
 	took = run_blocking(true);
 	struct row bp = summarise("blocking-pool", pool, lats, nreq, took,
 				  cpu_us() - c2);
+	bp.srv_us = bp.n ? (srv_us() - s2) / bp.n : 0;
+	bp.wait = (blk_wait + srv_wait() - w2) / took;
 	unsigned long e_bp = atomic_exchange(&errors, 0);
 
 	print_head();
 	print(&u);
+	print(&up);
 	print(&b);
 	print(&bp);
 	printf("urio/blocking      req/s %.2fx  p99 %.2fx  cpu/req %.2fx "
@@ -430,9 +539,12 @@ int main(int argc, char **argv)
 	       u.rps / b.rps, u.p99 / b.p99, u.cpu_us / b.cpu_us);
 	printf("urio/blocking-pool req/s %.2fx  p99 %.2fx  cpu/req %.2fx\n",
 	       u.rps / bp.rps, u.p99 / bp.p99, u.cpu_us / bp.cpu_us);
-	if (e_urio || e_blk || e_bp)
-		printf("errors: urio %lu, blocking %lu, blocking-pool %lu\n",
-		       e_urio, e_blk, e_bp);
+	printf("pipe/blocking      req/s %.2fx  p99 %.2fx  cpu/req %.2fx "
+	       "(depth %u)\n", up.rps / b.rps, up.p99 / b.p99,
+	       up.cpu_us / b.cpu_us, depth);
+	if (e_urio || e_pipe || e_blk || e_bp)
+		printf("errors: urio %lu, urio-pipe %lu, blocking %lu, "
+		       "blocking-pool %lu\n", e_urio, e_pipe, e_blk, e_bp);
 	free(lats);
 	return 0;
 }

@@ -36,10 +36,12 @@
 #define HEAD_CAP 4096u     /* request head, then the response's start */
 #define TRUST_NS 50000000u /* pooled connections idle less are not peeked at */
 
-static uint64_t bump(atomic_uint_fast64_t *c)
+void urio__http_bump(atomic_uint_fast64_t *c)
 {
-	return atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
+
+#define bump urio__http_bump
 
 /* --- connections ----------------------------------------------------------- */
 
@@ -111,7 +113,7 @@ static const urio_pool_ops conn_ops = {conn_create, conn_destroy, conn_check};
 void urio__http_release(urio_http_response *r, bool reusable)
 {
 	struct http_conn *c = r->c;
-	if (!c)
+	if (!c || r->piped) /* a pipelined one is its reader's to give back */
 		return;
 	r->c = NULL;
 	if (!r->complete)
@@ -167,6 +169,7 @@ static int lookup(struct http_host *h)
 
 static void host_free(struct http_host *h)
 {
+	urio__http_pipe_free(h->pipe);
 	if (h->pool)
 		urio_pool_free(h->pool);
 	free(h->host_hdr);
@@ -223,6 +226,11 @@ static int host_make(urio_http_session *s, const char *name, size_t len,
 		err = -errno;
 		goto fail;
 	}
+	if (s->o.pipeline_depth > 1 &&
+	    !(h->pipe = urio__http_pipe_new(h, s->o.pipeline_depth))) {
+		err = -errno;
+		goto fail;
+	}
 	*out = h;
 	return 0;
 fail:
@@ -271,7 +279,8 @@ urio_http_session *urio_http_session_new(const urio_http_session_opts *opts)
 	if (opts)
 		s->o = *opts;
 	/* header offsets are 32 bits; the limits are for abuse, not size */
-	if (s->o.max_header_bytes > (1u << 30) || s->o.max_headers > 65536) {
+	if (s->o.max_header_bytes > (1u << 30) || s->o.max_headers > 65536 ||
+	    s->o.pipeline_depth > 1024) {
 		free(s);
 		errno = EINVAL;
 		return NULL;
@@ -314,13 +323,14 @@ void urio_http_session_stats(urio_http_session *s, urio_http_stats *out)
 	out->reused = atomic_load_explicit(&s->reused, memory_order_relaxed);
 	out->discarded = atomic_load_explicit(&s->discarded,
 					      memory_order_relaxed);
+	out->pipelined = atomic_load_explicit(&s->pipelined,
+					      memory_order_relaxed);
 }
 
 /* --- sending ---------------------------------------------------------------- */
 
-/* A connection for the request; after a stale one failed at fail_ns, any
- * connection idle since before then is closed rather than tried. */
-static int acquire(struct http_host *h, uint64_t fail_ns, struct http_conn **c)
+int urio__http_acquire(struct http_host *h, uint64_t fail_ns,
+		       struct http_conn **c)
 {
 	unsigned tries = h->s->o.max_conns_per_host + 1;
 	for (;;) {
@@ -342,7 +352,7 @@ static int exchange(urio_http_response *r, struct http_host *h,
 		    uint64_t fail_ns, bool *stale)
 {
 	*stale = false;
-	int err = acquire(h, fail_ns, &r->c);
+	int err = urio__http_acquire(h, fail_ns, &r->c);
 	if (err < 0)
 		return err;
 	bool reused = r->c->uses++ > 0;
@@ -361,31 +371,48 @@ static int exchange(urio_http_response *r, struct http_host *h,
 	return err;
 }
 
-int urio_http_send(urio_http_session *s, const urio_http_request *req,
-		   urio_http_response **resp)
+/* Checks req and makes the record of its exchange, with the deadline of
+ * its timeout: 0 and *rp, or -errno. */
+static int prepare(urio_http_session *s, const urio_http_request *req,
+		   const char **method, struct http_target *t,
+		   urio_http_response **rp)
 {
-	if (resp)
-		*resp = NULL;
-	if (!s || !req || !resp || (req->body_len && !req->body) ||
+	if (!s || !req || (req->body_len && !req->body) ||
 	    (req->body_iter && req->body))
 		return -EINVAL;
 	if (!urio_self())
 		return -EPERM;
-	const char *method = req->method ? req->method : "GET";
-	if (!urio__http_token(method, strlen(method)))
+	*method = req->method ? req->method : "GET";
+	if (!urio__http_token(*method, strlen(*method)))
 		return -EINVAL;
-	struct http_target t;
-	int err = urio__http_parse_url(req->url, &t);
+	int err = urio__http_parse_url(req->url, t);
 	if (err < 0)
 		return err;
 	urio_http_response *r = urio__http_response_new(s, HEAD_CAP);
 	if (!r)
 		return -ENOMEM;
-	r->head = !strcmp(method, "HEAD");
+	r->head = !strcmp(*method, "HEAD");
 	uint64_t ms = req->timeout_ms ? req->timeout_ms : s->o.timeout_ms;
 	uint64_t now = urio_now_ns();
 	if (ms && ms < (UINT64_MAX - now) / 1000000u) /* else: never */
 		r->deadline_ns = now + ms * 1000000u;
+	*rp = r;
+	return 0;
+}
+
+int urio_http_send(urio_http_session *s, const urio_http_request *req,
+		   urio_http_response **resp)
+{
+	if (resp)
+		*resp = NULL;
+	if (!resp)
+		return -EINVAL;
+	const char *method;
+	struct http_target t;
+	urio_http_response *r;
+	int err = prepare(s, req, &method, &t, &r);
+	if (err < 0)
+		return err;
 	urio_deadline d;
 	urio__http_enter(r, &d);
 	struct http_host *h;
@@ -417,9 +444,47 @@ int urio_http_send(urio_http_session *s, const urio_http_request *req,
 	return r->status;
 }
 
+/* urio_http_fetch of a request that may be pipelined, on a session that
+ * pipelines: the reader of a connection reads the response, so the
+ * deadline is the caller's alone (r may be gone when it fires). */
+static int fetch_piped(urio_http_session *s, const urio_http_request *req,
+		       size_t max_body, urio_http_response **resp)
+{
+	const char *method;
+	struct http_target t;
+	urio_http_response *r;
+	int err = prepare(s, req, &method, &t, &r);
+	if (err < 0)
+		return err;
+	uint64_t dl = r->deadline_ns;
+	r->deadline_ns = 0;
+	urio_deadline d;
+	if (dl)
+		urio_timeout_enter_at(&d, dl);
+	struct http_host *h;
+	err = host_get(s, t.host, t.host_len, t.port, &h);
+	if (err == 0)
+		err = urio__http_build(r, req, method, &t, h);
+	if (err == 0)
+		err = urio__http_pipe_fetch(h->pipe, r, r->len, max_body, resp);
+	else
+		urio_http_response_free(r);
+	if (dl) {
+		int te = urio_timeout_exit(&d);
+		if (err < 0 && te == -ETIMEDOUT)
+			err = -ETIMEDOUT;
+	}
+	return err;
+}
+
 int urio_http_fetch(urio_http_session *s, const urio_http_request *req,
 		    size_t max_body, urio_http_response **resp)
 {
+	if (resp)
+		*resp = NULL;
+	if (s && req && resp && s->o.pipeline_depth > 1 &&
+	    urio__http_pipelinable(req, req->method ? req->method : "GET"))
+		return fetch_piped(s, req, max_body, resp);
 	int status = urio_http_send(s, req, resp);
 	if (status < 0)
 		return status;

@@ -23,6 +23,7 @@ struct http_host {
 	char *host_hdr;         /* "Host: name[:port]\r\n" */
 	size_t host_hdr_len;
 	urio_pool *pool;
+	struct http_pipe *pipe; /* pipelined requests (pipe.c); NULL: off */
 	unsigned naddr;
 	socklen_t addr_len[HOST_MAX_ADDRS];
 	struct sockaddr_storage addr[HOST_MAX_ADDRS];
@@ -41,6 +42,7 @@ struct urio_http_session {
 	struct http_host *_Atomic hosts; /* pairs with the release in host_add */
 	urio_mutex adding;
 	atomic_uint_fast64_t requests, retries, connects, reused, discarded;
+	atomic_uint_fast64_t pipelined;
 };
 
 struct hdr_off {
@@ -55,6 +57,8 @@ struct urio_http_response {
 	int status;
 	int err;                 /* sticky */
 	bool head;               /* a HEAD request: no body follows */
+	bool piped;              /* read by a pipelined connection's reader,
+				    which keeps the connection */
 	bool nobody;             /* HEAD, 204, 304: none whatever the headers */
 	bool headers_done, complete, keep_alive;
 	uint64_t deadline_ns;    /* 0: none of the request's own */
@@ -93,6 +97,25 @@ int urio__http_build(urio_http_response *r, const urio_http_request *req,
 		     struct http_host *h);
 int urio__http_write(urio_http_response *r, const urio_http_request *req,
 		     size_t head_len);
+int urio__http_send_all(int fd, const char *p, size_t n, int flags);
+
+/* client.c: a connection of h's pool; after a stale one failed at fail_ns
+ * (0: none), one idle since before then is closed rather than tried. */
+int urio__http_acquire(struct http_host *h, uint64_t fail_ns,
+		       struct http_conn **c);
+void urio__http_bump(atomic_uint_fast64_t *counter);
+
+/* pipe.c: the pipelining state of h (depth > 1), or NULL with errno; its
+ * end, once no request is in it (cancels and waits for its readers; from
+ * a task); whether req may be pipelined; a built request (its head in
+ * r->buf, head_len bytes) sent pipelined and its response read whole (up
+ * to max_body): the status with *resp set, or -errno. r is consumed. */
+struct http_pipe *urio__http_pipe_new(struct http_host *h, unsigned depth);
+void urio__http_pipe_free(struct http_pipe *p);
+bool urio__http_pipelinable(const urio_http_request *req, const char *method);
+int urio__http_pipe_fetch(struct http_pipe *p, urio_http_response *r,
+			  size_t head_len, size_t max_body,
+			  urio_http_response **resp);
 
 /* Reads until the response's status and headers are in: 0 or -errno;
  * -ECONNRESET with r->got 0 means the server closed before answering. */

@@ -133,7 +133,7 @@ int urio__http_build(urio_http_response *r, const urio_http_request *req,
 	return 0;
 }
 
-static int send_all(int fd, const char *p, size_t n, int flags)
+int urio__http_send_all(int fd, const char *p, size_t n, int flags)
 {
 	while (n) {
 		ssize_t w = urio_send(fd, p, n, flags | MSG_NOSIGNAL);
@@ -154,17 +154,17 @@ static int write_chunks(int fd, urio_iter *it)
 		if (k < 0)
 			return k;
 		if (k == 0)
-			return send_all(fd, "0\r\n\r\n", 5, 0);
+			return urio__http_send_all(fd, "0\r\n\r\n", 5, 0);
 		const urio_slice *c = item;
 		if (!c || !c->len)
 			continue; /* a chunk of 0 would end the body */
 		char size[24];
 		int n = snprintf(size, sizeof(size), "%zx\r\n", c->len);
-		int err = send_all(fd, size, (size_t)n, MSG_MORE);
+		int err = urio__http_send_all(fd, size, (size_t)n, MSG_MORE);
 		if (err == 0)
-			err = send_all(fd, c->ptr, c->len, MSG_MORE);
+			err = urio__http_send_all(fd, c->ptr, c->len, MSG_MORE);
 		if (err == 0)
-			err = send_all(fd, "\r\n", 2, 0);
+			err = urio__http_send_all(fd, "\r\n", 2, 0);
 		if (err < 0)
 			return err;
 	}
@@ -175,10 +175,10 @@ int urio__http_write(urio_http_response *r, const urio_http_request *req,
 {
 	int fd = r->c->fd;
 	bool more = req->body_iter || req->body_len > INLINE_BODY;
-	int err = send_all(fd, r->buf, head_len, more ? MSG_MORE : 0);
+	int err = urio__http_send_all(fd, r->buf, head_len, more ? MSG_MORE : 0);
 	if (err == 0 && req->body_iter)
 		err = write_chunks(fd, req->body_iter);
 	else if (err == 0 && more)
-		err = send_all(fd, req->body, req->body_len, 0);
+		err = urio__http_send_all(fd, req->body, req->body_len, 0);
 	return err;
 }

@@ -12,6 +12,24 @@
  * connection closed by the server (a keep-alive timeout) before any byte
  * of the response is retried once on a fresh connection.
  *
+ * Pipelining (pipeline_depth > 1): urio_http_fetch calls of GET, HEAD and
+ * OPTIONS without a body, nor a Connection, Upgrade, Expect or TE header,
+ * share the host's connections with up to pipeline_depth requests in
+ * flight on each, the requests of many tasks written in one send and the
+ * responses read in order by a task per connection. A caller that is
+ * cancelled or times out leaves at once; its response is still read and
+ * dropped, so the connection stays in step. Requests left unanswered when
+ * the server closes the connection (Connection: close, or the end of the
+ * stream before their response's first byte) are sent once more on
+ * another connection; the number of requests per connection after which
+ * the server said Connection: close is remembered, and no connection is
+ * given more. A malformed response fails it and every request behind it
+ * on that connection (-EBADMSG, -EMSGSIZE). A connection whose next
+ * response takes longer than idle_timeout_ms fails the requests on it
+ * with -ETIMEDOUT. Other requests, and urio_http_send, go one at a time
+ * on a connection of the pool as without pipelining; pipelined
+ * connections are leases of the same pool while requests are in flight.
+ *
  * Timeouts: every call below is inside the caller's deadline scopes
  * (<urio/scope.h>) like any suspension, and a request's timeout_ms bounds
  * the whole exchange, from connecting to the body's last byte. Only
@@ -40,14 +58,18 @@ typedef struct urio_http_session_opts {
 	uint64_t timeout_ms;         /* default per-request bound; none */
 	size_t max_header_bytes;     /* status line + headers; 64 KiB (1 GiB at most) */
 	unsigned max_headers;        /* 100 (65536 at most) */
+	/* requests in flight per connection for urio_http_fetch of GET,
+	 * HEAD, OPTIONS (see above); 0 or 1: no pipelining (1024 at most) */
+	unsigned pipeline_depth;
 } urio_http_session_opts;
 
 /* A session; opts may be NULL. Call from a task. NULL with errno EPERM
  * (outside a task), EINVAL or ENOMEM. */
 URIO_API urio_http_session *urio_http_session_new(
 	const urio_http_session_opts *opts);
-/* Closes every pooled connection and frees s. Free the responses first:
- * it waits for the connections they still hold. */
+/* Closes every pooled connection and frees s; from a task. Free the
+ * responses and let the requests end first: it waits for the connections
+ * they still hold. */
 URIO_API void urio_http_session_free(urio_http_session *s);
 
 typedef struct urio_http_request {
@@ -114,6 +136,7 @@ typedef struct urio_http_stats {
 	uint64_t connects;    /* connections opened */
 	uint64_t reused;      /* requests on a connection used before */
 	uint64_t discarded;   /* connections closed before their response ended */
+	uint64_t pipelined;   /* requests sent pipelined, retries included */
 } urio_http_stats;
 
 /* A snapshot of s's counters (from any thread); out NULL does nothing. */
