@@ -9,7 +9,8 @@
  *              requester, the same C connections in a mutex/condvar pool;
  *   blk-conn   libpq's blocking client, a thread per requester, each with
  *              its own connection (R connections, R backends).
- * Prints requests/s and p50/p99 latency per mode, and the urio ratios.
+ * Prints requests/s and p50/p99/p99.9 latency per mode, and the urio
+ * ratios.
  *
  *   pg-load [requesters [conns [seconds [workers [modes]]]]]
  *   (defaults 1000 16 5 0 umbc: modes u = urio-pool, m = urio-mux,
@@ -89,8 +90,9 @@ static double cpu_now(void)
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* Requests per second over the window, and p50 / p99 latency in ms. */
-static double stats(double secs, double *p50, double *p99)
+/* Requests per second over the window, and p50 / p99 / p99.9 latency in
+ * ms. */
+static double stats(double secs, double *p50, double *p99, double *p999)
 {
 	uint64_t done = 0;
 	size_t n = 0, k = 0;
@@ -106,6 +108,7 @@ static double stats(double secs, double *p50, double *p99)
 	qsort(all, n, sizeof(*all), cmp_u32);
 	*p50 = n ? all[n / 2] / 1000.0 : 0;
 	*p99 = n ? all[(size_t)((double)n * 0.99)] / 1000.0 : 0;
+	*p999 = n ? all[(size_t)((double)n * 0.999)] / 1000.0 : 0;
 	free(all);
 	return (double)done / secs;
 }
@@ -118,12 +121,14 @@ static double report(const char *mode, unsigned conns, double *p99)
 		errors += reqs[i].errors;
 		all += reqs[i].all;
 	}
-	double p50, rps = stats((double)(t_end - t_warm) / 1e9, &p50, p99);
+	double p50, p999;
+	double rps = stats((double)(t_end - t_warm) / 1e9, &p50, p99, &p999);
 	/* client CPU (all threads, warm-up included) per request */
 	double cpu_us = all ? (cpu_now() - cpu0) * 1e6 / (double)all : 0;
 	printf("%-9s requesters=%u conns=%u  %9.0f req/s  p50 %7.2f ms  "
-	       "p99 %7.2f ms  client CPU %5.1f us/req  errors %llu\n",
-	       mode, nreq, conns, rps, p50, *p99, cpu_us,
+	       "p99 %7.2f ms  p99.9 %7.2f ms  client CPU %5.1f us/req  "
+	       "errors %llu\n",
+	       mode, nreq, conns, rps, p50, *p99, p999, cpu_us,
 	       (unsigned long long)errors);
 	fflush(stdout);
 	return rps;

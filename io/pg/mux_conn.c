@@ -37,7 +37,8 @@ void urio__mux_lose(struct mconn *mc, int err, struct done *d)
 }
 
 /* Appends q's query and a Sync to mc's output. 0, -EINVAL (libpq refused
- * the query), or -ECONNRESET. Under mc->mu. */
+ * the query), -ECONNRESET (the connection is lost, q not sent) or -EPIPE
+ * (lost, q maybe sent). Under mc->mu. */
 static int send_one(struct mconn *mc, struct mreq *q)
 {
 	const urio_pg_params *p = q->p;
@@ -46,7 +47,7 @@ static int send_one(struct mconn *mc, struct mreq *q)
 		return PQstatus(mc->conn) == CONNECTION_OK ? -EINVAL
 							   : -ECONNRESET;
 	if (!PQpipelineSync(mc->conn))
-		return -ECONNRESET; /* the query is queued: the stream is lost */
+		return -EPIPE; /* the query is queued: the stream is lost */
 	return 0;
 }
 
@@ -62,10 +63,10 @@ void urio__mux_take(struct mconn *mc, struct done *d)
 		struct mreq *q = m->qhead;
 		fifo_unlink(m, q);
 		err = send_one(mc, q);
-		if (err == -EINVAL) {
-			q->err = err;
+		if (err == -EINVAL || err == -EPIPE) {
+			q->err = err == -EINVAL ? err : -ECONNRESET;
 			done_add(d, q);
-			err = 0;
+			err = err == -EINVAL ? 0 : -ECONNRESET;
 		} else if (err == 0) {
 			if (mc->tail)
 				mc->tail->next = q;
@@ -73,7 +74,7 @@ void urio__mux_take(struct mconn *mc, struct done *d)
 				mc->head = q;
 			mc->tail = q;
 			mc->inflight++;
-		} else { /* back to the head, for another connection */
+		} else { /* not sent: back to the head, for another connection */
 			q->queued = true;
 			q->next = m->qhead;
 			if (m->qhead)
@@ -173,7 +174,9 @@ static int serve(struct mconn *mc)
 		int ev = urio_poll(fd, want);
 		pthread_mutex_lock(&mc->mu);
 		if (ev < 0) {
-			urio__mux_lose(mc, -ESHUTDOWN, &d);
+			urio__mux_lose(mc, ev == -ECANCELED ? -ESHUTDOWN
+							    : -ECONNRESET,
+				       &d);
 		} else if (!PQconsumeInput(mc->conn)) {
 			urio__mux_lose(mc, -ECONNRESET, &d);
 		} else {
