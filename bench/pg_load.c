@@ -4,7 +4,11 @@
  *   urio-pool  R tasks over a urio-pg pool of C connections (16), a
  *              lease per query;
  *   urio-mux   R tasks over C shared connections in pipeline mode
- *              (urio_pg_mux): queries of many tasks back to back;
+ *              (urio_pg_mux): queries of many tasks back to back, each
+ *              an unnamed statement (parsed and planned every time), as
+ *              the blocking modes send them;
+ *   urio-prep  urio-mux with its statement cache on: the query is
+ *              prepared once per connection and then run by name;
  *   blk-pool   libpq's blocking client (PQexecParams), a thread per
  *              requester, the same C connections in a mutex/condvar pool;
  *   blk-conn   libpq's blocking client, a thread per requester, each with
@@ -13,8 +17,8 @@
  * ratios.
  *
  *   pg-load [requesters [conns [seconds [workers [modes]]]]]
- *   (defaults 1000 16 5 0 umbc: modes u = urio-pool, m = urio-mux,
- *   b = blk-pool, c = blk-conn)
+ *   (defaults 1000 16 5 0 umpbc: modes u = urio-pool, m = urio-mux,
+ *   p = urio-prep, b = blk-pool, c = blk-conn)
  *
  * A request's latency runs from the end of the requester's previous one
  * (so waiting for a connection, and a thread's wait for a CPU between two
@@ -37,7 +41,7 @@
 
 static pg_server srv;
 static unsigned nreq = 1000, nconn = 16, seconds = 5, workers;
-static const char *modes = "umbc";
+static const char *modes = "umpbc";
 static uint64_t t_warm, t_end; /* CLOCK_MONOTONIC ns */
 static double cpu0; /* this process's CPU seconds at the mode's start */
 
@@ -195,14 +199,18 @@ static intptr_t warm_one(void *arg)
 	return 0;
 }
 
-/* arg NULL: over a pool; else over shared, pipelined connections. */
+/* arg 'u': over a pool; 'm': over shared, pipelined connections; 'p': the
+ * same with prepared statements. */
 static intptr_t urio_main(void *arg)
 {
 	urio_group g;
-	if (arg) {
+	if ((intptr_t)arg != 'u') {
 		mux = urio_pg_mux_new(srv.conninfo, nconn, 30000);
 		if (!mux)
 			return -errno;
+		if ((intptr_t)arg == 'p' &&
+		    urio_pg_mux_cache_statements(mux, 16) < 0)
+			return -EINVAL;
 	} else {
 		urio_pool_opts o = {.max_size = nconn};
 		pool = urio_pg_pool_new(srv.conninfo, 30000, &o);
@@ -330,23 +338,25 @@ int main(int argc, char **argv)
 		return 1;
 	reqs = calloc(nreq, sizeof(*reqs));
 
-	double u_rps = 0, u_p99 = 0, m_rps = 0, m_p99 = 0, bp_rps = 0, bp_p99 = 0, bc_rps = 0,
-	       bc_p99 = 0;
-	for (int pipelined = 0; pipelined < 2; pipelined++) {
-		if (!strchr(modes, pipelined ? 'm' : 'u'))
+	double u_rps = 0, u_p99 = 0, m_rps = 0, m_p99 = 0, p_rps = 0,
+	       p_p99 = 0, bp_rps = 0, bp_p99 = 0, bc_rps = 0, bc_p99 = 0;
+	for (const char *mode = "ump"; *mode; mode++) {
+		if (!strchr(modes, *mode))
 			continue;
 		reset_reqs();
 		urio_config cfg = {0};
 		cfg.workers = workers;
 		intptr_t res = -1;
-		if (urio_run(&cfg, urio_main, pipelined ? &srv : NULL,
+		if (urio_run(&cfg, urio_main, (void *)(intptr_t)*mode,
 			     &res) != 0 ||
 		    res != 0) {
 			fprintf(stderr, "urio run failed: %ld\n", (long)res);
 			return 1;
 		}
-		if (pipelined)
+		if (*mode == 'm')
 			m_rps = report("urio-mux", nconn, &m_p99);
+		else if (*mode == 'p')
+			p_rps = report("urio-prep", nconn, &p_p99);
 		else
 			u_rps = report("urio-pool", nconn, &u_p99);
 	}
@@ -377,6 +387,10 @@ int main(int argc, char **argv)
 	if (m_rps && bc_rps)
 		printf("urio-mux/blk-conn: %.2fx req/s, p99 %.2f vs %.2f ms\n",
 		       m_rps / bc_rps, m_p99, bc_p99);
+	if (p_rps && bc_rps)
+		printf("urio-prep/blk-conn: %.2fx req/s, p99 %.2f vs %.2f ms "
+		       "(prepared vs unnamed statements)\n",
+		       p_rps / bc_rps, p_p99, bc_p99);
 	if (u_rps && bp_rps)
 		printf("urio-pool/blk-pool: %.2fx req/s, p99 %.2f vs %.2f ms\n",
 		       u_rps / bp_rps, u_p99, bp_p99);

@@ -469,6 +469,80 @@ static intptr_t case_mux_cancel(void *arg)
 	return 0;
 }
 
+/* sql on the mux: its result's first value as a number, or the error. */
+static long mux_long(const char *sql, int n, const char *const *v)
+{
+	PGresult *res;
+	int r = urio_pg_mux_query(mux, sql, n, v, &res);
+	if (r < 0) {
+		PQclear(res);
+		return r;
+	}
+	long x = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return x;
+}
+
+/* A statement cache: repeated texts run prepared (the server lists them),
+ * up to the limit; a text the server rejects fails with its own error
+ * every time; a new connection starts without statements. */
+static intptr_t case_mux_prepared(void *arg)
+{
+	(void)arg;
+	char info[320];
+	snprintf(info, sizeof(info), "%s application_name=urio_mux_prep",
+		 srv.conninfo);
+	mux = urio_pg_mux_new(info, 1, 30000);
+	ASSERT(mux);
+	ASSERT_EQ(urio_pg_mux_cache_statements(NULL, 2), -EINVAL);
+	ASSERT_EQ(urio_pg_mux_cache_statements(mux, 5000), -EINVAL);
+	ASSERT_EQ(urio_pg_mux_cache_statements(mux, 3), 0);
+	ASSERT_EQ(urio_pg_mux_cache_statements(mux, 4), -EBUSY);
+	for (int round = 0; round < 2; round++) {
+		urio_group g;
+		urio_group_init(&g);
+		for (uintptr_t i = 0; i < 40; i++)
+			ASSERT(urio_group_spawn(&g, mux_task, (void *)i));
+		ASSERT_EQ(urio_group_wait(&g), 0);
+		for (int i = 0; i < 3; i++) {
+			PGresult *res;
+			ASSERT_EQ(urio_pg_mux_query(mux, "SELEC 1", 0, NULL,
+						    &res),
+				  -EREMOTEIO);
+			ASSERT(!strcmp(PQresultErrorField(res,
+							  PG_DIAG_SQLSTATE),
+				       "42601"));
+			PQclear(res);
+		}
+		/* mux_task's two texts and this one (the rejected one's
+		 * slot is free again) fill the cache */
+		ASSERT_EQ(mux_long("SELECT count(*) FROM pg_prepared_statements "
+				   "WHERE name LIKE 'urio_mux_%'",
+				   0, NULL),
+			  3);
+		ASSERT_EQ(mux_long("SELECT 2", 0, NULL), 2); /* unnamed */
+		if (round)
+			break;
+		/* a new connection: the statements are prepared anew */
+		urio_pg *c = connect_ok();
+		ASSERT_EQ(urio_pg_exec(c, "SELECT pg_terminate_backend(pid) "
+					  "FROM pg_stat_activity WHERE "
+					  "application_name = 'urio_mux_prep'",
+				       0, NULL),
+			  1);
+		urio_pg_close(c);
+		long r;
+		for (int n = 0; (r = mux_long("SELECT 1", 0, NULL)) != 1; n++) {
+			ASSERT(r == -ECONNRESET || r == -ENOTCONN);
+			ASSERT(n < 10000);
+			ASSERT_EQ(urio_sleep_ms(1), 0);
+		}
+	}
+	urio_pg_mux_free(mux);
+	mux = NULL;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	urio_fn fn;
@@ -479,6 +553,7 @@ static const struct {
 	{"deadline", case_deadline},
 	{"mux", case_mux},
 	{"mux_cancel", case_mux_cancel},
+	{"mux_prepared", case_mux_prepared},
 };
 
 int main(void)

@@ -93,6 +93,7 @@ static int submit(urio_pg_mux *m, struct mreq *q)
 		pthread_mutex_unlock(&m->mu);
 		return err;
 	}
+	m->started = true;
 	urio_future_ref(q->f); /* the mux's */
 	q->queued = true;
 	q->prev = m->qtail;
@@ -224,6 +225,8 @@ void urio_pg_mux_free(urio_pg_mux *m)
 		urio_sleep_ms(1);
 	urio_shield_exit(&sh);
 	for (unsigned i = 0; i < m->n; i++) {
+		urio__mux_stmts_clear(&m->c[i]);
+		free(m->c[i].stmts);
 		PQfinish(m->c[i].conn);
 		pthread_mutex_destroy(&m->c[i].mu);
 	}

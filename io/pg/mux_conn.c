@@ -36,21 +36,6 @@ void urio__mux_lose(struct mconn *mc, int err, struct done *d)
 	pthread_mutex_unlock(&m->mu);
 }
 
-/* Appends q's query and a Sync to mc's output. 0, -EINVAL (libpq refused
- * the query), -ECONNRESET (the connection is lost, q not sent) or -EPIPE
- * (lost, q maybe sent). Under mc->mu. */
-static int send_one(struct mconn *mc, struct mreq *q)
-{
-	const urio_pg_params *p = q->p;
-	if (!PQsendQueryParams(mc->conn, q->sql, p->n, p->types, p->values,
-			       p->lengths, p->formats, p->result_format))
-		return PQstatus(mc->conn) == CONNECTION_OK ? -EINVAL
-							   : -ECONNRESET;
-	if (!PQpipelineSync(mc->conn))
-		return -EPIPE; /* the query is queued: the stream is lost */
-	return 0;
-}
-
 /* Sends the queue's head on mc while mc has room. Under mc->mu. */
 void urio__mux_take(struct mconn *mc, struct done *d)
 {
@@ -62,7 +47,7 @@ void urio__mux_take(struct mconn *mc, struct done *d)
 	while (mc->up && mc->inflight < MUX_DEPTH && m->qhead && !err) {
 		struct mreq *q = m->qhead;
 		fifo_unlink(m, q);
-		err = send_one(mc, q);
+		err = urio__mux_send(mc, q, m->cache_max);
 		if (err == -EINVAL || err == -EPIPE) {
 			q->err = err == -EINVAL ? err : -ECONNRESET;
 			done_add(d, q);
@@ -110,6 +95,17 @@ static unsigned deliver(struct mconn *mc, struct done *d)
 	while (mc->head && !PQisBusy(mc->conn)) {
 		struct mreq *q = mc->head;
 		PGresult *r = PQgetResult(mc->conn);
+		if (q->prep != MUX_NO_PREP) { /* its Prepare's results first */
+			if (!r) {
+				q->prep = MUX_NO_PREP;
+				continue;
+			}
+			int slot = q->prep;
+			q->prep = MUX_PREP_READ;
+			if (slot >= 0 && urio__mux_prepared(mc, slot, r) == 0)
+				continue;
+			/* the Prepare failed: its error is the query's */
+		}
 		if (!r) {
 			if (q->ended) { /* no Sync where one is due */
 				urio__mux_lose(mc, -EPROTO, d);
@@ -214,6 +210,7 @@ int urio__mux_connect(struct mconn *mc)
 	struct done d = {NULL, &d.head};
 	pthread_mutex_lock(&mc->mu);
 	mc->conn = conn;
+	urio__mux_stmts_clear(mc);
 	mc->gen++;
 	mc->lost = false;
 	pthread_mutex_lock(&m->mu);

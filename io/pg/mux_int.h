@@ -12,6 +12,8 @@
 /* Queries in flight per connection: enough to keep a backend busy while
  * its results travel back, few enough that a stall delays few. */
 #define MUX_DEPTH 16
+#define MUX_NO_PREP (-1)
+#define MUX_PREP_READ (-2)
 /* Reconnection backoff: first wait, doubled to the cap. */
 #define MUX_BACKOFF_MIN_MS 20
 #define MUX_BACKOFF_MAX_MS 1000
@@ -23,8 +25,18 @@ struct mreq {
 	const urio_pg_params *p;
 	PGresult *res;            /* the result, or the first error's */
 	int err;
+	int prep;                 /* the statement slot its Prepare fills,
+				     MUX_PREP_READ once that result is read
+				     (its end is due), or MUX_NO_PREP */
 	bool queued;              /* in the mux's queue, not sent */
 	bool ended;               /* its results are read; its Sync is next */
+};
+
+/* A statement prepared on one connection for an SQL text run there. */
+struct mstmt {
+	char *sql;   /* NULL: a free slot */
+	uint64_t hash;
+	bool ready;  /* the server accepted it; until then, sent unnamed */
 };
 
 /* Requests to complete once the locks are dropped, in order. */
@@ -40,6 +52,8 @@ struct mconn {
 	struct mreq *head, *tail; /* sent, results not yet all read */
 	bool out;           /* libpq holds output the socket did not take */
 	bool lost;          /* conn is dead: its task replaces it */
+	struct mstmt *stmts; /* m->cache_max slots, once a query used one */
+	unsigned nstmts;     /* slots in use or freed */
 	/* under m->mu: */
 	bool up;
 	unsigned inflight;  /* length of the sent list */
@@ -52,6 +66,8 @@ struct urio_pg_mux {
 	unsigned nup;       /* connections up */
 	unsigned next;      /* where the search for room starts */
 	bool closing;
+	unsigned cache_max; /* statements prepared per connection */
+	bool started;       /* a query was submitted */
 	atomic_uint inside; /* tasks in urio_pg_mux_query_params */
 	char *conninfo;
 	uint64_t connect_timeout_ms;
@@ -81,6 +97,17 @@ static inline void fifo_unlink(urio_pg_mux *m, struct mreq *q)
 	q->queued = false;
 }
 
+
+/* Appends q's query and a Sync to mc's output, as a prepared statement if
+ * cache_max allows. 0, -EINVAL (libpq refused the query), -ECONNRESET
+ * (the connection is lost, q not sent) or -EPIPE (lost, q maybe sent).
+ * Under mc->mu and m->mu. */
+int urio__mux_send(struct mconn *mc, struct mreq *q, unsigned cache_max);
+/* The result r of the Prepare for slot: 0 (consumed), or 1 if r is an
+ * error for the caller to record (the slot is freed). Under mc->mu. */
+int urio__mux_prepared(struct mconn *mc, int slot, PGresult *r);
+/* Forgets mc's statements (a new connection has none). Under mc->mu. */
+void urio__mux_stmts_clear(struct mconn *mc);
 
 /* Completes every request of d (drop the locks first). */
 void urio__mux_complete(struct done *d);

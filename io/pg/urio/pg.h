@@ -188,6 +188,14 @@ URIO_API int urio_pg_mux_query(urio_pg_mux *m, const char *sql, int n,
 URIO_API int urio_pg_mux_query_params(urio_pg_mux *m, const char *sql,
 				      const urio_pg_params *p,
 				      PGresult **res);
+/* Prepares, on each connection, each SQL text run there (with parameter
+ * types left to the server) the first time, and runs it later by name,
+ * so the server does not parse and plan it again (as asyncpg does): up to
+ * max texts per connection (0..4096; 0, the default: none), the others
+ * sent unnamed. Call once, before the first query: 0, -EINVAL, -EBUSY. A
+ * text whose meaning changes under it (a table altered) may then fail
+ * where an unnamed one would not. */
+URIO_API int urio_pg_mux_cache_statements(urio_pg_mux *m, unsigned max);
 /* Stops the connections' tasks (queries still waiting get -ESHUTDOWN),
  * closes the connections and frees m (NULL is ignored). Call from a task,
  * once no task is about to start a query on m. */
