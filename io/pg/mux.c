@@ -15,14 +15,14 @@
  * when submitted waits behind everything sent there before it, so a
  * backend the OS leaves without a CPU for a while holds a fair share of
  * all queries while the other connections idle; and a connection that
- * completes a hundred queries at once wakes a hundred tasks, which pile up
- * in the run queues. With the bound, a stalled connection holds at most
+ * completes a deep pipeline at once wakes as many tasks, which overflow
+ * the run queues (the overflow waits in the global queue). With the bound, a stalled connection holds at most
  * MUX_DEPTH queries, the rest go to whichever connection frees room
  * first, in arrival order, and a batch of results wakes at most MUX_DEPTH
  * tasks.
  *
  * Each connection's task also reconnects it, with bounded backoff, when
- * it is lost: its queries in flight fail with -ECONNRESET (they may have
+ * it is lost (mux_conn.c; its statement cache is mux_stmt.c): its queries in flight fail with -ECONNRESET (they may have
  * run), queued ones wait for another connection, and while none is up
  * queries fail at once with -ENOTCONN rather than wait for a server that
  * may not come back.
