@@ -4,16 +4,21 @@
  *   urio-pool  R tasks over a urio-pg pool of C connections (16), a
  *              lease per query;
  *   urio-mux   R tasks over C shared connections in pipeline mode
- *              (urio_pg_mux): queries of many tasks back to back;
+ *              (urio_pg_mux): queries of many tasks back to back, each
+ *              an unnamed statement (parsed and planned every time), as
+ *              the blocking modes send them;
+ *   urio-prep  urio-mux with its statement cache on: the query is
+ *              prepared once per connection and then run by name;
  *   blk-pool   libpq's blocking client (PQexecParams), a thread per
  *              requester, the same C connections in a mutex/condvar pool;
  *   blk-conn   libpq's blocking client, a thread per requester, each with
  *              its own connection (R connections, R backends).
- * Prints requests/s and p50/p99 latency per mode, and the urio ratios.
+ * Prints requests/s and p50/p99/p99.9 latency per mode, and the urio
+ * ratios.
  *
  *   pg-load [requesters [conns [seconds [workers [modes]]]]]
- *   (defaults 1000 16 5 0 umbc: modes u = urio-pool, m = urio-mux,
- *   b = blk-pool, c = blk-conn)
+ *   (defaults 1000 16 5 0 umpbc: modes u = urio-pool, m = urio-mux,
+ *   p = urio-prep, b = blk-pool, c = blk-conn)
  *
  * A request's latency runs from the end of the requester's previous one
  * (so waiting for a connection, and a thread's wait for a CPU between two
@@ -36,7 +41,7 @@
 
 static pg_server srv;
 static unsigned nreq = 1000, nconn = 16, seconds = 5, workers;
-static const char *modes = "umbc";
+static const char *modes = "umpbc";
 static uint64_t t_warm, t_end; /* CLOCK_MONOTONIC ns */
 static double cpu0; /* this process's CPU seconds at the mode's start */
 
@@ -89,8 +94,9 @@ static double cpu_now(void)
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* Requests per second over the window, and p50 / p99 latency in ms. */
-static double stats(double secs, double *p50, double *p99)
+/* Requests per second over the window, and p50 / p99 / p99.9 latency in
+ * ms. */
+static double stats(double secs, double *p50, double *p99, double *p999)
 {
 	uint64_t done = 0;
 	size_t n = 0, k = 0;
@@ -106,6 +112,7 @@ static double stats(double secs, double *p50, double *p99)
 	qsort(all, n, sizeof(*all), cmp_u32);
 	*p50 = n ? all[n / 2] / 1000.0 : 0;
 	*p99 = n ? all[(size_t)((double)n * 0.99)] / 1000.0 : 0;
+	*p999 = n ? all[(size_t)((double)n * 0.999)] / 1000.0 : 0;
 	free(all);
 	return (double)done / secs;
 }
@@ -118,12 +125,14 @@ static double report(const char *mode, unsigned conns, double *p99)
 		errors += reqs[i].errors;
 		all += reqs[i].all;
 	}
-	double p50, rps = stats((double)(t_end - t_warm) / 1e9, &p50, p99);
+	double p50, p999;
+	double rps = stats((double)(t_end - t_warm) / 1e9, &p50, p99, &p999);
 	/* client CPU (all threads, warm-up included) per request */
 	double cpu_us = all ? (cpu_now() - cpu0) * 1e6 / (double)all : 0;
 	printf("%-9s requesters=%u conns=%u  %9.0f req/s  p50 %7.2f ms  "
-	       "p99 %7.2f ms  client CPU %5.1f us/req  errors %llu\n",
-	       mode, nreq, conns, rps, p50, *p99, cpu_us,
+	       "p99 %7.2f ms  p99.9 %7.2f ms  client CPU %5.1f us/req  "
+	       "errors %llu\n",
+	       mode, nreq, conns, rps, p50, *p99, p999, cpu_us,
 	       (unsigned long long)errors);
 	fflush(stdout);
 	return rps;
@@ -190,14 +199,18 @@ static intptr_t warm_one(void *arg)
 	return 0;
 }
 
-/* arg NULL: over a pool; else over shared, pipelined connections. */
+/* arg 'u': over a pool; 'm': over shared, pipelined connections; 'p': the
+ * same with prepared statements. */
 static intptr_t urio_main(void *arg)
 {
 	urio_group g;
-	if (arg) {
+	if ((intptr_t)arg != 'u') {
 		mux = urio_pg_mux_new(srv.conninfo, nconn, 30000);
 		if (!mux)
 			return -errno;
+		if ((intptr_t)arg == 'p' &&
+		    urio_pg_mux_cache_statements(mux, 16) < 0)
+			return -EINVAL;
 	} else {
 		urio_pool_opts o = {.max_size = nconn};
 		pool = urio_pg_pool_new(srv.conninfo, 30000, &o);
@@ -325,23 +338,25 @@ int main(int argc, char **argv)
 		return 1;
 	reqs = calloc(nreq, sizeof(*reqs));
 
-	double u_rps = 0, u_p99 = 0, m_rps = 0, m_p99 = 0, bp_rps = 0, bp_p99 = 0, bc_rps = 0,
-	       bc_p99 = 0;
-	for (int pipelined = 0; pipelined < 2; pipelined++) {
-		if (!strchr(modes, pipelined ? 'm' : 'u'))
+	double u_rps = 0, u_p99 = 0, m_rps = 0, m_p99 = 0, p_rps = 0,
+	       p_p99 = 0, bp_rps = 0, bp_p99 = 0, bc_rps = 0, bc_p99 = 0;
+	for (const char *mode = "ump"; *mode; mode++) {
+		if (!strchr(modes, *mode))
 			continue;
 		reset_reqs();
 		urio_config cfg = {0};
 		cfg.workers = workers;
 		intptr_t res = -1;
-		if (urio_run(&cfg, urio_main, pipelined ? &srv : NULL,
+		if (urio_run(&cfg, urio_main, (void *)(intptr_t)*mode,
 			     &res) != 0 ||
 		    res != 0) {
 			fprintf(stderr, "urio run failed: %ld\n", (long)res);
 			return 1;
 		}
-		if (pipelined)
+		if (*mode == 'm')
 			m_rps = report("urio-mux", nconn, &m_p99);
+		else if (*mode == 'p')
+			p_rps = report("urio-prep", nconn, &p_p99);
 		else
 			u_rps = report("urio-pool", nconn, &u_p99);
 	}
@@ -372,6 +387,10 @@ int main(int argc, char **argv)
 	if (m_rps && bc_rps)
 		printf("urio-mux/blk-conn: %.2fx req/s, p99 %.2f vs %.2f ms\n",
 		       m_rps / bc_rps, m_p99, bc_p99);
+	if (p_rps && bc_rps)
+		printf("urio-prep/blk-conn: %.2fx req/s, p99 %.2f vs %.2f ms "
+		       "(prepared vs unnamed statements)\n",
+		       p_rps / bc_rps, p_p99, bc_p99);
 	if (u_rps && bp_rps)
 		printf("urio-pool/blk-pool: %.2fx req/s, p99 %.2f vs %.2f ms\n",
 		       u_rps / bp_rps, u_p99, bp_p99);

@@ -4,8 +4,10 @@
  * their SQLSTATE with the connection still usable, a deadline during a
  * query cancelling it on the server, connect failures (bad conninfo, a
  * refused port, a deadline), bad arguments; shared pipelined connections
- * (many tasks' queries, errors between them, a cancelled requester, the
- * server ending the connections). Each case on 1 and 2 workers. */
+ * (many tasks' queries, errors between them, the server ending the
+ * connections and the mux making new ones; cancelled requesters, in flight
+ * or queued, and a deadline, leaving the others' results and the
+ * connection's order intact). Each case on 1 and 2 workers. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <urio.h>
@@ -313,6 +315,19 @@ static intptr_t mux_sleeper(void *arg)
 	return r;
 }
 
+/* Backends of the mux's connections now connected to the server. */
+static long mux_backends(urio_pg *c)
+{
+	PGresult *res;
+	ASSERT_EQ(urio_pg_query(c, "SELECT count(*) FROM pg_stat_activity "
+				   "WHERE application_name = 'urio_mux'",
+				0, NULL, &res),
+		  0);
+	long n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
 static intptr_t case_mux(void *arg)
 {
 	(void)arg;
@@ -340,22 +355,27 @@ static intptr_t case_mux(void *arg)
 	ASSERT_EQ(urio_pg_mux_query(mux, "SELECT 1", 1, NULL, &res), -EINVAL);
 	ASSERT(!urio_pg_mux_new(info, 0, 0) && errno_now() == EINVAL);
 
-	/* connections the server ends: their queries fail, none hangs */
+	/* connections the server ends: the queries on them fail, none
+	 * hangs, and the mux makes new ones */
 	urio_pg *c = connect_ok();
 	ASSERT_EQ(urio_pg_exec(c, "SELECT pg_terminate_backend(pid) FROM "
 				  "pg_stat_activity WHERE application_name = "
 				  "'urio_mux'",
 			       0, NULL),
 		  4);
-	urio_pg_close(c);
 	int r;
 	do {
 		r = urio_pg_mux_query(mux, "SELECT 1", 0, NULL, &res);
 		if (r == 0)
 			PQclear(res);
-		ASSERT(r == 0 || r == -ECONNRESET);
-	} while (r == 0 && urio_sleep_ms(1) == 0);
-	POLL(urio_pg_mux_query(mux, "SELECT 1", 0, NULL, &res) == -ECONNRESET);
+		ASSERT(r == 0 || r == -ECONNRESET || r == -ENOTCONN);
+	} while (r != 0 && urio_sleep_ms(1) == 0);
+	POLL(mux_backends(c) == 4);
+	urio_pg_close(c);
+	urio_group_init(&g);
+	for (uintptr_t i = 0; i < 50; i++)
+		ASSERT(urio_group_spawn(&g, mux_task, (void *)i));
+	ASSERT_EQ(urio_group_wait(&g), 0);
 	urio_pg_mux_free(mux);
 	mux = NULL;
 	urio_pg_mux_free(NULL);
@@ -370,6 +390,159 @@ static intptr_t case_mux(void *arg)
 	return 0;
 }
 
+/* A requester of a one-connection mux whose query sits behind a slow
+ * one, in flight or still queued; odd ones are cancelled. */
+static intptr_t mux_queued(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+	char v[16];
+	snprintf(v, sizeof(v), "%u", id);
+	const char *vals[] = {v};
+	PGresult *res = (PGresult *)1;
+	int r = urio_pg_mux_query(mux, "SELECT $1::int", 1, vals, &res);
+	if (r == -ECANCELED) { /* only a cancelled one, and it gets nothing */
+		ASSERT(id % 2);
+		ASSERT(!res);
+		return 1;
+	}
+	ASSERT_EQ(r, 0); /* a cancel after the result came is no cancel */
+	ASSERT(!strcmp(PQgetvalue(res, 0, 0), v));
+	PQclear(res);
+	return 0;
+}
+
+static intptr_t mux_slow(void *arg)
+{
+	(void)arg;
+	PGresult *res;
+	ASSERT_EQ(urio_pg_mux_query(mux, "SELECT pg_sleep(0.3)", 0, NULL,
+				    &res),
+		  0);
+	PQclear(res);
+	return 0;
+}
+
+/* Cancelled requesters (in flight: the result is dropped; queued: never
+ * sent) leave the others' results and the connection's order intact. */
+static intptr_t case_mux_cancel(void *arg)
+{
+	(void)arg;
+	enum { N = 60 }; /* more than one connection's queries in flight */
+	mux = urio_pg_mux_new(srv.conninfo, 1, 30000);
+	ASSERT(mux);
+	urio_task *slow = urio_spawn(mux_slow, NULL);
+	ASSERT(slow);
+	urio_yield();
+	urio_task *t[N];
+	for (uintptr_t i = 0; i < N; i++)
+		ASSERT((t[i] = urio_spawn(mux_queued, (void *)i)));
+	for (unsigned i = 0; i < 5; i++)
+		urio_yield();
+	for (unsigned i = 1; i < N; i += 2)
+		urio_cancel(t[i]);
+	int cancelled = 0;
+	for (unsigned i = 0; i < N; i++) {
+		intptr_t r = -1;
+		/* -ECANCELED says t was cancelled, not how it ended */
+		ASSERT_EQ(urio_join(t[i], &r), i % 2 ? -ECANCELED : 0);
+		cancelled += (int)r;
+	}
+	ASSERT_EQ(urio_join(slow, NULL), 0);
+	printf("  %d of %d cancelled requesters gave up\n", cancelled, N / 2);
+
+	/* a deadline on a mux query: it gives up, the connection goes on */
+	PGresult *res;
+	int err, r = 0;
+	URIO_TIMEOUT(err, 20)
+	{
+		r = urio_pg_mux_query(mux, "SELECT pg_sleep(0.3)", 0, NULL,
+				      &res);
+	}
+	ASSERT_EQ(r, -ECANCELED);
+	ASSERT_EQ(err, -ETIMEDOUT);
+	const char *v[] = {"7"};
+	ASSERT_EQ(urio_pg_mux_query(mux, "SELECT $1::int", 1, v, &res), 0);
+	ASSERT(!strcmp(PQgetvalue(res, 0, 0), "7"));
+	PQclear(res);
+	urio_pg_mux_free(mux);
+	mux = NULL;
+	return 0;
+}
+
+/* sql on the mux: its result's first value as a number, or the error. */
+static long mux_long(const char *sql, int n, const char *const *v)
+{
+	PGresult *res;
+	int r = urio_pg_mux_query(mux, sql, n, v, &res);
+	if (r < 0) {
+		PQclear(res);
+		return r;
+	}
+	long x = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return x;
+}
+
+/* A statement cache: repeated texts run prepared (the server lists them),
+ * up to the limit; a text the server rejects fails with its own error
+ * every time; a new connection starts without statements. */
+static intptr_t case_mux_prepared(void *arg)
+{
+	(void)arg;
+	char info[320];
+	snprintf(info, sizeof(info), "%s application_name=urio_mux_prep",
+		 srv.conninfo);
+	mux = urio_pg_mux_new(info, 1, 30000);
+	ASSERT(mux);
+	ASSERT_EQ(urio_pg_mux_cache_statements(NULL, 2), -EINVAL);
+	ASSERT_EQ(urio_pg_mux_cache_statements(mux, 5000), -EINVAL);
+	ASSERT_EQ(urio_pg_mux_cache_statements(mux, 3), 0);
+	ASSERT_EQ(urio_pg_mux_cache_statements(mux, 4), -EBUSY);
+	for (int round = 0; round < 2; round++) {
+		urio_group g;
+		urio_group_init(&g);
+		for (uintptr_t i = 0; i < 40; i++)
+			ASSERT(urio_group_spawn(&g, mux_task, (void *)i));
+		ASSERT_EQ(urio_group_wait(&g), 0);
+		for (int i = 0; i < 3; i++) {
+			PGresult *res;
+			ASSERT_EQ(urio_pg_mux_query(mux, "SELEC 1", 0, NULL,
+						    &res),
+				  -EREMOTEIO);
+			ASSERT(!strcmp(PQresultErrorField(res,
+							  PG_DIAG_SQLSTATE),
+				       "42601"));
+			PQclear(res);
+		}
+		/* mux_task's two texts and this one (the rejected one's
+		 * slot is free again) fill the cache */
+		ASSERT_EQ(mux_long("SELECT count(*) FROM pg_prepared_statements "
+				   "WHERE name LIKE 'urio_mux_%'",
+				   0, NULL),
+			  3);
+		ASSERT_EQ(mux_long("SELECT 2", 0, NULL), 2); /* unnamed */
+		if (round)
+			break;
+		/* a new connection: the statements are prepared anew */
+		urio_pg *c = connect_ok();
+		ASSERT_EQ(urio_pg_exec(c, "SELECT pg_terminate_backend(pid) "
+					  "FROM pg_stat_activity WHERE "
+					  "application_name = 'urio_mux_prep'",
+				       0, NULL),
+			  1);
+		urio_pg_close(c);
+		long r;
+		for (int n = 0; (r = mux_long("SELECT 1", 0, NULL)) != 1; n++) {
+			ASSERT(r == -ECONNRESET || r == -ENOTCONN);
+			ASSERT(n < 10000);
+			ASSERT_EQ(urio_sleep_ms(1), 0);
+		}
+	}
+	urio_pg_mux_free(mux);
+	mux = NULL;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	urio_fn fn;
@@ -379,6 +552,8 @@ static const struct {
 	{"errors", case_errors},
 	{"deadline", case_deadline},
 	{"mux", case_mux},
+	{"mux_cancel", case_mux_cancel},
+	{"mux_prepared", case_mux_prepared},
 };
 
 int main(void)

@@ -6,7 +6,10 @@
  * cancelled (pg_stat_activity shows it gone, where it would sleep an hour);
  * the server killed mid-transaction gives a clear error, the pool fails
  * fast while it is down and recovers when it is back on the same port and
- * data dir. Each case on 1 and 2 workers. */
+ * data dir; the same kill under shared pipelined connections (urio_pg_mux):
+ * the query on a killed connection fails with -ECONNRESET, queries fail
+ * fast while the server is down, and the mux serves again on connections
+ * it made anew once the server is back. Each case on 1 and 2 workers. */
 #include <errno.h>
 #include <urio.h>
 #include <urio/pg.h>
@@ -389,6 +392,127 @@ static void case_kill(unsigned workers)
 	urio_rt_free(rt);
 }
 
+/* --- the server killed under shared, pipelined connections ----------------- */
+
+static urio_pg_mux *mux;
+static atomic_int mux_done, mux_err;
+
+static long mux_count(const char *sql)
+{
+	PGresult *res;
+	ASSERT_EQ(urio_pg_mux_query(mux, sql, 0, NULL, &res), 0);
+	long n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+/* Queries of other backends that contain "pg_sleep(3600)" and run now. */
+#define MUX_SLEEPING                                                        \
+	"SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND " \
+	"pid <> pg_backend_pid() AND strpos(query, 'pg_sleep(3600)') > 0"
+
+static intptr_t mux_sleeper(void *arg)
+{
+	(void)arg;
+	PGresult *res = (PGresult *)1;
+	int r = urio_pg_mux_query(mux, "SELECT pg_sleep(3600)", 0, NULL, &res);
+	ASSERT(!res);
+	atomic_store(&mux_err, r);
+	atomic_store(&mux_done, 1);
+	return 0;
+}
+
+static intptr_t mux_ok_task(void *arg)
+{
+	char v[16];
+	snprintf(v, sizeof(v), "%u", (unsigned)(uintptr_t)arg);
+	const char *vals[] = {v};
+	for (int i = 0; i < 10; i++) {
+		PGresult *res;
+		ASSERT_EQ(urio_pg_mux_query(mux, "SELECT $1::int", 1, vals,
+					    &res),
+			  0);
+		ASSERT(!strcmp(PQgetvalue(res, 0, 0), v));
+		PQclear(res);
+	}
+	return 0;
+}
+
+static void mux_round(void)
+{
+	urio_group g;
+	urio_group_init(&g);
+	for (uintptr_t i = 0; i < 40; i++)
+		ASSERT(urio_group_spawn(&g, mux_ok_task, (void *)i));
+	ASSERT_EQ(urio_group_wait(&g), 0);
+}
+
+static intptr_t mux_setup(void *arg)
+{
+	(void)arg;
+	char info[320];
+	snprintf(info, sizeof(info), "%s application_name=urio_mux_kill",
+		 srv.conninfo);
+	mux = urio_pg_mux_new(info, 4, 30000);
+	ASSERT(mux);
+	mux_round();
+	atomic_store(&mux_done, 0);
+	urio_task *t = urio_spawn(mux_sleeper, NULL);
+	ASSERT(t);
+	urio_detach(t);
+	POLL(mux_count(MUX_SLEEPING) == 1); /* in flight on the server */
+	return 0;
+}
+
+static intptr_t mux_down(void *arg)
+{
+	(void)arg;
+	/* no connection is left: queries fail at once, none hangs */
+	PGresult *res;
+	int r;
+	POLL((r = urio_pg_mux_query(mux, "SELECT 1", 0, NULL, &res)) ==
+	     -ENOTCONN);
+	ASSERT(!res);
+	return 0;
+}
+
+static intptr_t mux_back(void *arg)
+{
+	(void)arg;
+	PGresult *res;
+	int r;
+	/* reconnected in the background: no call of ours made it */
+	POLL((r = urio_pg_mux_query(mux, "SELECT 1", 0, NULL, &res)) == 0);
+	PQclear(res);
+	mux_round();
+	POLL(mux_count("SELECT count(*) FROM pg_stat_activity WHERE "
+		       "application_name = 'urio_mux_kill'") == 4);
+	mux_round();
+	urio_pg_mux_free(mux);
+	mux = NULL;
+	return 0;
+}
+
+static void case_mux_kill(unsigned workers)
+{
+	urio_config cfg = {0};
+	cfg.workers = workers;
+	urio_rt *rt = urio_rt_new(&cfg);
+	ASSERT(rt);
+	intptr_t res = -1;
+	ASSERT_EQ(urio_rt_block_on(rt, mux_setup, NULL, &res), 0);
+	ASSERT_EQ(res, 0);
+	pg_server_kill(&srv); /* from this thread: see case_kill */
+	spin_until(&mux_done);
+	ASSERT_EQ(atomic_load(&mux_err), -ECONNRESET);
+	ASSERT_EQ(urio_rt_block_on(rt, mux_down, NULL, &res), 0);
+	ASSERT_EQ(res, 0);
+	ASSERT_EQ(pg_server_run(&srv), 0);
+	ASSERT_EQ(urio_rt_block_on(rt, mux_back, NULL, &res), 0);
+	ASSERT_EQ(res, 0);
+	urio_rt_free(rt);
+}
+
 int main(void)
 {
 	int r = pg_server_start(&srv, "pg_txn", 0);
@@ -409,6 +533,8 @@ int main(void)
 		printf("ok cancel (%u workers)\n", w);
 		case_kill(w);
 		printf("ok kill (%u workers)\n", w);
+		case_mux_kill(w);
+		printf("ok mux_kill (%u workers)\n", w);
 	}
 	pg_server_stop(&srv);
 	return 0;

@@ -152,31 +152,53 @@ URIO_API int urio_pg_transact(urio_pg_pool *pp,
 /* --- shared, pipelined connections -----------------------------------------
  * For many tasks running short queries: conns connections shared by all,
  * each in libpq's pipeline mode, so queries of many tasks travel to the
- * server back to back instead of each waiting for a lease. A query is not
- * in a transaction with any other (use the pool for transactions and for
- * row iterators). A task cancelled while its query runs gets -ECANCELED at
- * once; the query completes on the server and its result is dropped. A
- * lost connection fails its queries with -ECONNRESET and is not used
- * again; when all are lost, every query does. */
+ * server back to back instead of each waiting for a lease. Queries wait in
+ * one queue, in arrival order, and each connection takes from it when it
+ * has room (a bounded number in flight), so a slow connection delays few.
+ * A query is not in a transaction with any other (use the pool for
+ * transactions and for row iterators).
+ *
+ * Cancellation (urio_cancel, a deadline): the task gets -ECANCELED at
+ * once. A query still queued is taken back, never sent; one already sent
+ * runs to its end on the server, its result is read and dropped, and the
+ * connection stays in step. The server is not asked to cancel it (PQcancel
+ * stops whatever the connection runs then, maybe another task's query):
+ * run long queries on the pool, whose cancel reaches the server.
+ *
+ * A lost connection (server restart, network error) fails the queries
+ * sent on it with -ECONNRESET (they may or may not have run) and is
+ * replaced in the background, retrying with a backoff of up to a second;
+ * queued queries go to the other connections. While no connection is up,
+ * queries fail at once with -ENOTCONN. */
 typedef struct urio_pg_mux urio_pg_mux;
 
-/* Connects conns connections (1..1024) with conninfo, each within
- * connect_timeout_ms, and starts their reader tasks. Call from a task.
- * NULL with errno EINVAL, ENOMEM, or the first connect's error. */
+/* Connects conns connections (1..1024) with conninfo (copied, also used
+ * to reconnect), each within connect_timeout_ms, and starts their tasks.
+ * Call from a task. NULL with errno EINVAL, ENOMEM, or the first connect's
+ * error. */
 URIO_API urio_pg_mux *urio_pg_mux_new(const char *conninfo, unsigned conns,
 				      uint64_t connect_timeout_ms);
 /* Runs sql with n text parameters on one of m's connections: as
  * urio_pg_query (0 with *res), except that a server error returns
  * -EREMOTEIO with the error's result in *res (PQresultErrorField gives
- * its SQLSTATE; PQclear it) and -ESHUTDOWN once m is being freed. */
+ * its SQLSTATE; PQclear it), -ENOTCONN while no connection is up, and
+ * -ESHUTDOWN once m is being freed. sql and p are read until it returns. */
 URIO_API int urio_pg_mux_query(urio_pg_mux *m, const char *sql, int n,
 			       const char *const *values, PGresult **res);
 URIO_API int urio_pg_mux_query_params(urio_pg_mux *m, const char *sql,
 				      const urio_pg_params *p,
 				      PGresult **res);
-/* Stops the readers (queries still waiting get -ESHUTDOWN), closes the
- * connections and frees m (NULL is ignored). Call from a task, once no
- * task is about to start a query on m. */
+/* Prepares, on each connection, each SQL text run there (with parameter
+ * types left to the server) the first time, and runs it later by name,
+ * so the server does not parse and plan it again (as asyncpg does): up to
+ * max texts per connection (0..4096; 0, the default: none), the others
+ * sent unnamed. Call once, before the first query: 0, -EINVAL, -EBUSY. A
+ * text whose meaning changes under it (a table altered) may then fail
+ * where an unnamed one would not. */
+URIO_API int urio_pg_mux_cache_statements(urio_pg_mux *m, unsigned max);
+/* Stops the connections' tasks (queries still waiting get -ESHUTDOWN),
+ * closes the connections and frees m (NULL is ignored). Call from a task,
+ * once no task is about to start a query on m. */
 URIO_API void urio_pg_mux_free(urio_pg_mux *m);
 
 #ifdef __cplusplus
