@@ -69,6 +69,9 @@ def rows(d):
              "vs libpq blocking, a thread + connection per requester", True),
             ("urio-mux", "blk-pool", "(ref) urio-pg mux vs libpq blocking, "
              "1000 threads sharing 16 connections", False),
+            ("urio-prep", "blk-conn", "(ref) urio-pg mux with its statement "
+             "cache (prepared once per connection) vs the same blocking "
+             "client (unnamed statements)", False),
             ("urio-pool", "blk-conn", "(ref) urio-pg pool of 16, a lease "
              "per query, vs libpq blocking, a thread + connection per "
              "requester", False)):

@@ -37,7 +37,7 @@ run() { # name, command...
 	fi
 }
 run redis "$build/bench/redis-load" --requesters 1000 --pool 16
-run pg "$build/bench/pg-load" 1000 16 5 0 umbc
+run pg "$build/bench/pg-load" 1000 16 5 0 umpbc
 run http "$build/bench/http-load" 5 1000 16
 python3 "$src/bench/clients_report.py" "$out"
 exit $status
