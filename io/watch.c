@@ -73,7 +73,7 @@ static size_t intern(urio_watch *w, const char *dir, const char *name)
 		size_t cap = w->acap ? w->acap : 4096;
 		while (w->alen + need > cap)
 			cap *= 2;
-		char *a = realloc(w->arena, cap);
+		char *a = urio__realloc(w->arena, cap);
 		if (!a)
 			return NONE;
 		w->arena = a;
@@ -106,7 +106,7 @@ static uint32_t *idx_slot(urio_watch *w, const char *path)
 static int idx_grow(urio_watch *w)
 {
 	size_t cap = w->idx_cap ? w->idx_cap * 2 : 1024;
-	uint32_t *n = calloc(cap, sizeof(*n));
+	uint32_t *n = urio__calloc(cap, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	free(w->idx);
@@ -123,7 +123,7 @@ static struct ev *ev_add(urio_watch *w, int kind, bool is_dir, size_t path)
 		return NULL;
 	if (w->nev == w->ev_cap) {
 		size_t cap = w->ev_cap ? w->ev_cap * 2 : 64;
-		struct ev *e = realloc(w->ev, cap * sizeof(*e));
+		struct ev *e = urio__realloc(w->ev, cap * sizeof(*e));
 		if (!e)
 			return NULL;
 		w->ev = e;
@@ -184,7 +184,7 @@ static bool is_dir_at(int dfd, const struct dirent *d)
  * changes under it would be missed. */
 static int add_tree(urio_watch *w, const char *top, bool announce)
 {
-	char **stack = NULL, *dir = strdup(top);
+	char **stack = NULL, *dir = urio__strdup(top);
 	size_t n = 0, cap = 0;
 	int err = dir ? 0 : -ENOMEM;
 	/* the root may be a symlink to a directory; nothing under it is followed */
@@ -208,13 +208,13 @@ static int add_tree(urio_watch *w, const char *top, bool announce)
 				continue;
 			if (n == cap) {
 				size_t c = cap ? cap * 2 : 16;
-				char **s = realloc(stack, c * sizeof(*s));
+				char **s = urio__realloc(stack, c * sizeof(*s));
 				if (s) {
 					stack = s;
 					cap = c;
 				}
 			}
-			char *p = n < cap ? malloc(strlen(dir) +
+			char *p = n < cap ? urio__malloc(strlen(dir) +
 						   strlen(e->d_name) + 2)
 					  : NULL;
 			if (!p) {
@@ -244,7 +244,8 @@ static void add_subtree(urio_watch *w, size_t off)
 {
 	if (off == NONE)
 		return;
-	char *p = strdup(w->arena + off); /* the arena moves as it grows */
+	/* a copy: the arena moves as it grows */
+	char *p = urio__strdup(w->arena + off);
 	if (!p) {
 		report(w, URIO_WATCH_OVERFLOW, true, w->root, NULL);
 		return;
@@ -336,7 +337,8 @@ static void handle(urio_watch *w, const struct inotify_event *e)
 static void batch_finish(urio_watch *w, urio_watch_batch *b)
 {
 	if (w->nev > w->out_cap) {
-		urio_watch_event *o = realloc(w->out, w->nev * sizeof(*o));
+		urio_watch_event *o =
+			urio__realloc(w->out, w->nev * sizeof(*o));
 		if (!o) { /* hand out what fits */
 			w->nev = w->out_cap;
 		} else {
@@ -455,7 +457,7 @@ urio_watch *urio_watch_open(const char *path, const urio_watch_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
-	urio_watch *w = calloc(1, sizeof(*w));
+	urio_watch *w = urio__calloc(1, sizeof(*w));
 	if (!w) {
 		errno = ENOMEM;
 		return NULL;

@@ -30,7 +30,7 @@ struct urio__wdslot *urio__wdmap_find(struct urio__wdmap *w, int wd)
 static int grow(struct urio__wdmap *w)
 {
 	size_t cap = w->cap ? w->cap * 2 : 64;
-	struct urio__wdslot *m = calloc(cap, sizeof(*m));
+	struct urio__wdslot *m = urio__calloc(cap, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	struct urio__wdslot *old = w->slot;
@@ -102,7 +102,7 @@ void urio__wdmap_rename(struct urio__wdmap *w, const char *from, const char *to)
 		if (!w->slot[i].wd || !under(p, from, flen))
 			continue;
 		size_t rest = strlen(p + flen);
-		char *np = malloc(tlen + rest + 1);
+		char *np = urio__malloc(tlen + rest + 1);
 		if (!np)
 			continue; /* keeps the old name: events under it go stale */
 		memcpy(np, to, tlen);
