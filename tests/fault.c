@@ -1,5 +1,7 @@
 /* Fault injection over every injection point (curl's torture): a workload
- * runs once per fallible call of each point with that call failing, and
+ * (echo pairs over pipes, then the line and chunk iterators, a reader on
+ * buffer rings, a channel, a mutex and a pool) runs once per fallible call
+ * of each point with that call failing, and
  * every run must end with 0 or a clear -errno, with every fd and stack
  * given back (LSan judges memory in ASan builds). EMFILE comes from a low
  * RLIMIT_NOFILE. Needs a -DURIO_FAULT=ON build; skips otherwise.
@@ -9,6 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <urio.h>
 
@@ -36,6 +39,162 @@ static intptr_t echo_side(void *arg)
 		put += (size_t)n;
 	}
 	return urio_sleep_ms(1);
+}
+
+/* --- io and sync: iterators, a reader, a channel, a mutex, a pool ------- */
+
+#define LINES 40
+#define ITEMS 16
+
+static char path[] = "/tmp/urio-fault-XXXXXX";
+
+static int same(void *item, void **out, void *ctx)
+{
+	*out = item;
+	return 0;
+}
+
+/* The file's lines through the line iterator, an adapter and collect,
+ * then its chunks. */
+static intptr_t iterators(void)
+{
+	urio_lines *ls = urio_lines_open(path, NULL);
+	if (!ls)
+		return -errno;
+	urio_iter *it = urio_iter_map(urio_lines_iter(ls), same, NULL);
+	if (!it) {
+		intptr_t err = -errno;
+		urio_lines_close(ls);
+		return err;
+	}
+	void **items = NULL;
+	size_t n = 0;
+	long r = urio_iter_collect(it, &items, &n); /* closes ls too */
+	free(items);
+	if (r < 0)
+		return r;
+	if (r != LINES)
+		return -EIO;
+	urio_chunks *cs = urio_chunks_open(path, NULL);
+	if (!cs)
+		return -errno;
+	urio_slice c;
+	size_t bytes = 0;
+	int k;
+	while ((k = urio_chunks_next(cs, &c)) == 1)
+		bytes += c.len;
+	urio_chunks_close(cs);
+	return k < 0 ? k : bytes == LINES * 6 ? 0 : -EIO;
+}
+
+/* A socket's bytes through a reader (multishot, buffer rings). */
+static intptr_t reader(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	intptr_t err = write(sv[1], "hello", 5) == 5 ? 0 : -EIO;
+	shutdown(sv[1], SHUT_WR);
+	urio_reader *r = err ? NULL : urio_reader_new(sv[0], 0);
+	if (!err && !r)
+		err = -errno;
+	size_t got = 0;
+	while (r && !err) {
+		urio_buf b;
+		ssize_t n = urio_reader_recv(r, &b);
+		if (n <= 0) {
+			err = n;
+			break;
+		}
+		got += (size_t)n;
+		urio_buf_release(&b);
+	}
+	urio_reader_free(r);
+	close(sv[0]);
+	close(sv[1]);
+	return err ? err : got == 5 ? 0 : -EIO;
+}
+
+struct shared {
+	urio_chan *ch;
+	urio_mutex mu;
+	urio_pool *pool;
+	int count;
+};
+
+static int res_create(void *ctx, void **res)
+{
+	static int one;
+	*res = &one;
+	return 0;
+}
+
+static void res_destroy(void *ctx, void *res)
+{
+}
+
+static const urio_pool_ops res_ops = {res_create, res_destroy, NULL};
+
+/* Sends ITEMS ints, each counted under the mutex with a pool lease held. */
+static intptr_t producer(void *arg)
+{
+	struct shared *sh = arg;
+	intptr_t err = 0;
+	for (int i = 0; i < ITEMS && !err; i++) {
+		void *res;
+		err = urio_pool_acquire(sh->pool, &res);
+		if (err)
+			break;
+		err = urio_mutex_lock(&sh->mu);
+		if (!err) {
+			sh->count++;
+			urio_yield();
+			urio_mutex_unlock(&sh->mu);
+			err = urio_chan_send(sh->ch, &i);
+		}
+		urio_pool_release(sh->pool, res, 0);
+	}
+	urio_chan_close(sh->ch);
+	return err;
+}
+
+static intptr_t sync_parts(void)
+{
+	struct shared sh = {0};
+	urio_mutex_init(&sh.mu);
+	if (!(sh.ch = urio_chan_new(sizeof(int), 4)))
+		return -errno;
+	urio_pool_opts o = {.max_size = 1};
+	intptr_t err = 0;
+	if (!(sh.pool = urio_pool_new(&res_ops, NULL, &o))) {
+		err = -errno;
+		urio_chan_free(sh.ch);
+		return err;
+	}
+	urio_task *t = urio_spawn(producer, &sh);
+	if (!t)
+		err = -errno;
+	int v, got = 0;
+	while (t && urio_chan_recv(sh.ch, &v) == 1)
+		got += v == got;
+	intptr_t r = 0;
+	if (t && urio_join(t, &r) == 0 && r < 0)
+		err = r;
+	urio_pool_free(sh.pool);
+	urio_chan_free(sh.ch);
+	if (!err && (got != ITEMS || sh.count != ITEMS))
+		err = -EIO;
+	return err;
+}
+
+static intptr_t io_sync(void)
+{
+	intptr_t err = iterators();
+	if (!err)
+		err = reader();
+	if (!err)
+		err = sync_parts();
+	return err;
 }
 
 /* Spawns echo pairs over pipes and joins them: stacks, records, ring ops,
@@ -99,7 +258,7 @@ static intptr_t workload(void *arg)
 		for (int k = 0; k < 4; k++)
 			close(p[i][k]);
 	}
-	return err;
+	return err ? err : io_sync();
 }
 
 static int count_fds(void)
@@ -185,6 +344,11 @@ static unsigned long emfile(unsigned workers, int fds0, long stacks0)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	int fd = mkstemp(path);
+	ASSERT(fd >= 0);
+	for (int i = 0; i < LINES; i++)
+		ASSERT_EQ(dprintf(fd, "line%d\n", i % 10), 6);
+	close(fd);
 	/* a first run maps what stays for the process (probe, pools) */
 	urio_config c = {.workers = 2};
 	intptr_t r = -1;
@@ -198,6 +362,7 @@ int main(void)
 			total += walk(p, w, fds0, stacks0);
 		total += emfile(w, fds0, stacks0);
 	}
+	unlink(path);
 	printf("%lu faulty runs, no fd or stack leaked\n", total);
 	return 0;
 }
