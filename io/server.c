@@ -62,12 +62,13 @@ urio_server *urio_server_new(const urio_server_opts *o)
 	s->o = *o;
 	s->nl = o->listeners ? o->listeners : 1;
 	s->ls = urio__calloc(s->nl, sizeof(*s->ls));
+	/* before any failure: free closes only what was opened, never fd 0 */
+	for (unsigned i = 0; s->ls && i < s->nl; i++)
+		s->ls[i].fd = -1;
 	s->acceptors = urio__calloc(s->nl, sizeof(*s->acceptors));
 	int err = ENOMEM;
 	if (!s->ls || !s->acceptors)
 		goto fail;
-	for (unsigned i = 0; i < s->nl; i++)
-		s->ls[i].fd = -1; /* a failure part-way closes only what it opened */
 	unsigned flags = s->nl > 1 ? URIO_LISTEN_REUSEPORT : 0;
 	uint16_t port = o->port;
 	for (unsigned i = 0; i < s->nl; i++) {

@@ -1,6 +1,6 @@
 /* Fault injection over every injection point (curl's torture): a workload
  * (echo pairs over pipes, then the line and chunk iterators, a reader on
- * buffer rings, a channel, a mutex and a pool) runs once per fallible call
+ * buffer rings, a channel, a mutex, a pool and an echo server) runs once per fallible call
  * of each point with that call failing, and
  * every run must end with 0 or a clear -errno, with every fd and stack
  * given back (LSan judges memory in ASan builds). EMFILE comes from a low
@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <urio.h>
@@ -187,6 +188,67 @@ static intptr_t sync_parts(void)
 	return err;
 }
 
+/* 0 once n bytes went through (reads: EOF before them is -EPIPE), or
+ * -errno; ops may be short (the short_io point). */
+static intptr_t xfer(int fd, char *b, size_t n, bool wr)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t r = wr ? urio_write(fd, b + done, n - done, -1)
+			       : urio_read(fd, b + done, n - done, -1);
+		if (r <= 0)
+			return r < 0 ? r : -EPIPE;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static int echo_conn(int fd, void *arg)
+{
+	char b[5];
+	intptr_t err = xfer(fd, b, sizeof(b), false);
+	return (int)(err ? err : xfer(fd, b, sizeof(b), true));
+}
+
+static intptr_t client(int port)
+{
+	int fd = urio_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char b[6] = "hello";
+	intptr_t err = urio_connect(fd, (struct sockaddr *)&a, sizeof(a));
+	if (!err)
+		err = xfer(fd, b, 5, true);
+	memset(b, 0, sizeof(b));
+	if (!err)
+		err = xfer(fd, b, 5, false);
+	urio_close(fd);
+	return err ? err : strcmp(b, "hello") ? -EIO : 0;
+}
+
+/* One echo through a server (accept op, connection tasks). A connection
+ * the server lost to an allocation is closed: the client sees its end. */
+static intptr_t server_part(void)
+{
+	urio_server_opts o = {.host = "127.0.0.1", .conn = echo_conn};
+	urio_server *s = urio_server_new(&o);
+	if (!s)
+		return -errno;
+	intptr_t err = urio_server_start(s);
+	if (!err)
+		err = client(urio_server_port(s));
+	urio_server_stats st;
+	urio_server_stats_get(s, &st);
+	if ((err == -EPIPE || err == -ECONNRESET) &&
+	    (st.accept_errors || st.conn_errors))
+		err = -ENOMEM;
+	urio_server_drain(s, 1000);
+	ASSERT_EQ(urio_server_free(s), 0);
+	return err;
+}
+
 static intptr_t io_sync(void)
 {
 	intptr_t err = iterators();
@@ -194,6 +256,8 @@ static intptr_t io_sync(void)
 		err = reader();
 	if (!err)
 		err = sync_parts();
+	if (!err)
+		err = server_part();
 	return err;
 }
 
