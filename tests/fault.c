@@ -1,18 +1,21 @@
 /* Fault injection over every injection point (curl's torture): a workload
  * (echo pairs over pipes, then the line and chunk iterators, a reader on
- * buffer rings, a channel, a mutex, a pool and an echo server) runs once per fallible call
- * of each point with that call failing, and
- * every run must end with 0 or a clear -errno, with every fd and stack
+ * buffer rings, a channel, a mutex, a pool, an echo server, the file
+ * followed and a recursive directory watch) runs once per fallible call of
+ * each point with that call failing, and every run must end with 0 or a
+ * clear -errno, with every fd and stack
  * given back (LSan judges memory in ASan builds). EMFILE comes from a low
  * RLIMIT_NOFILE. Needs a -DURIO_FAULT=ON build; skips otherwise.
  * URIO_FAULT_MAX caps the runs per point (default 400). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <urio.h>
 
@@ -48,6 +51,7 @@ static intptr_t echo_side(void *arg)
 #define ITEMS 16
 
 static char path[] = "/tmp/urio-fault-XXXXXX";
+static char dir[] = "/tmp/urio-fault-dir-XXXXXX";
 
 static int same(void *item, void **out, void *ctx)
 {
@@ -249,6 +253,52 @@ static intptr_t server_part(void)
 	return err;
 }
 
+/* The file followed (tail -F: inotify) to its last line, then stopped. */
+static intptr_t follow(void)
+{
+	urio_lines_opts o = {.follow = true};
+	urio_lines *ls = urio_lines_open(path, &o);
+	if (!ls)
+		return -errno;
+	urio_slice line;
+	int k = 1, n = 0;
+	while (n < LINES && (k = urio_lines_next(ls, &line)) == 1)
+		n++;
+	urio_lines_stop(ls);
+	while (k == 1 && (k = urio_lines_next(ls, &line)) == 1)
+		n++;
+	urio_lines_close(ls);
+	return k < 0 ? k : n == LINES ? 0 : -EIO;
+}
+
+/* A file made in a subdirectory of a recursive watch. Within a bound: a
+ * change lost to a fault must show as an OVERFLOW event or an error, not
+ * as a wait forever (the bound's -ETIMEDOUT fails the run). */
+static intptr_t watch(void)
+{
+	urio_watch_opts o = {.recursive = true, .step_ms = 1,
+			     .debounce_ms = 20};
+	urio_watch *w = urio_watch_open(dir, &o);
+	if (!w)
+		return -errno;
+	char file[sizeof(dir) + 16];
+	snprintf(file, sizeof(file), "%s/sub/f", dir);
+	int fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	intptr_t err = fd < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	urio_deadline d;
+	urio_timeout_enter(&d, 10000);
+	urio_watch_batch b = {0};
+	if (!err && (err = urio_watch_next(w, &b)) > 0)
+		err = b.n ? 0 : -EIO;
+	if (urio_timeout_exit(&d) == -ETIMEDOUT)
+		err = -ETIMEDOUT;
+	urio_watch_close(w);
+	unlink(file);
+	return err;
+}
+
 static intptr_t io_sync(void)
 {
 	intptr_t err = iterators();
@@ -258,6 +308,10 @@ static intptr_t io_sync(void)
 		err = sync_parts();
 	if (!err)
 		err = server_part();
+	if (!err)
+		err = follow();
+	if (!err)
+		err = watch();
 	return err;
 }
 
@@ -413,6 +467,10 @@ int main(void)
 	for (int i = 0; i < LINES; i++)
 		ASSERT_EQ(dprintf(fd, "line%d\n", i % 10), 6);
 	close(fd);
+	ASSERT(mkdtemp(dir));
+	char sub[sizeof(dir) + 8];
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	ASSERT_EQ(mkdir(sub, 0700), 0);
 	/* a first run maps what stays for the process (probe, pools) */
 	urio_config c = {.workers = 2};
 	intptr_t r = -1;
@@ -427,6 +485,8 @@ int main(void)
 		total += emfile(w, fds0, stacks0);
 	}
 	unlink(path);
+	ASSERT_EQ(rmdir(sub), 0);
+	ASSERT_EQ(rmdir(dir), 0);
 	printf("%lu faulty runs, no fd or stack leaked\n", total);
 	return 0;
 }
