@@ -3,10 +3,10 @@
  * buffer rings, a channel, a mutex, a pool, an echo server, the file
  * followed and a recursive directory watch) runs once per fallible call of
  * each point with that call failing, and every run must end with 0 or a
- * clear -errno, with every fd and stack
- * given back (LSan judges memory in ASan builds). EMFILE comes from a low
- * RLIMIT_NOFILE. Needs a -DURIO_FAULT=ON build; skips otherwise.
- * URIO_FAULT_MAX caps the runs per point (default 400). */
+ * clear -errno, with every fd and stack given back (LSan judges memory in
+ * ASan builds). EMFILE comes from a low RLIMIT_NOFILE. Needs a
+ * -DURIO_FAULT=ON build; skips otherwise. URIO_FAULT_MAX caps the runs per
+ * point (default 400). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
