@@ -13,6 +13,13 @@
 
 #include "accept.h"
 
+/* On the op's owner, in its reap loop: a connection nobody can queue. */
+static void drop_fd(struct urio__mshot *m, const struct io_uring_cqe *cqe)
+{
+	if (cqe->res >= 0)
+		close(cqe->res);
+}
+
 void urio__acceptor_init(struct urio__acceptor *a, int fd, bool multishot)
 {
 	a->fd = fd;
@@ -22,7 +29,7 @@ void urio__acceptor_init(struct urio__acceptor *a, int fd, bool multishot)
 		       urio__op_supported(IORING_OP_ACCEPT);
 	a->used_mshot = false;
 	atomic_init(&a->ever_mshot, false);
-	urio__mshot_init(&a->m, "accept", fd);
+	urio__mshot_init(&a->m, "accept", fd, drop_fd);
 }
 
 static void prep_accept(struct io_uring_sqe *sqe, struct urio__mshot *m)
@@ -57,8 +64,9 @@ void urio__acceptor_stop(struct urio__acceptor *a)
 	urio_shield_enter(&sh);
 	shutdown(a->fd, SHUT_RD);
 	struct urio__mshot_cqe c;
-	while (urio__mshot_pop(&a->m, &c) == 1)
-		if (c.res >= 0)
+	int k;
+	while ((k = urio__mshot_pop(&a->m, &c)) != 0)
+		if (k == 1 && c.res >= 0)
 			close(c.res);
 	urio_shield_exit(&sh);
 	urio__mshot_fini(&a->m);

@@ -83,7 +83,7 @@ static unsigned add_chunks(struct bufring *r, unsigned n)
 {
 	unsigned added = 0;
 	while (added < n && (r->nchunks + 1) * r->chunk <= r->count) {
-		char *m = malloc((size_t)r->chunk * r->size);
+		char *m = urio__malloc((size_t)r->chunk * r->size);
 		if (!m)
 			break;
 		unsigned k = r->nchunks++;
@@ -113,7 +113,7 @@ bool urio__bufring_grow(struct urio__worker *w)
  * SINGLE_ISSUER task's). NULL with r->failed when the kernel refuses. */
 static struct bufring *ring_setup(struct urio__worker *w)
 {
-	struct bufring *r = calloc(1, sizeof(*r));
+	struct bufring *r = urio__calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	w->bufring = r;
@@ -186,7 +186,7 @@ ssize_t urio__recv_plain(int fd, urio_buf *b, int flags)
 	struct urio__worker *w = urio__cur_worker();
 	struct bufring *r = w ? w->bufring : NULL;
 	size_t size = r ? r->size : atomic_load(&cfg_size);
-	char *p = malloc(size);
+	char *p = urio__malloc(size);
 	if (!p)
 		return -ENOMEM;
 	ssize_t n = urio_recv(fd, p, size, flags);

@@ -59,7 +59,7 @@ int urio__chunks_init(urio_chunks *cs, int fd, const urio_lines_opts *opts)
 		void *p;
 		/* page-aligned for O_DIRECT, and a page per chunk start is
 		 * no loss for the others */
-		if (posix_memalign(&p, URIO__DIRECT_ALIGN, cs->chunk)) {
+		if (urio__memalign(&p, URIO__DIRECT_ALIGN, cs->chunk)) {
 			urio__chunks_fini(cs);
 			return -ENOMEM;
 		}
@@ -263,7 +263,7 @@ static const urio_iter_ops chunk_iter_ops = {iter_next, iter_close};
 
 static urio_chunks *open_fd(int fd, bool own, const urio_lines_opts *opts)
 {
-	urio_chunks *cs = malloc(sizeof(*cs));
+	urio_chunks *cs = urio__malloc(sizeof(*cs));
 	int r = cs ? urio__chunks_init(cs, fd, opts) : -ENOMEM;
 	if (r < 0) {
 		if (own)

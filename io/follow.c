@@ -77,7 +77,7 @@ static void watch_dir(struct follow *f)
 {
 	if (!f->have_in || !f->path || f->dir_wd > 0)
 		return;
-	char *copy = strdup(f->path);
+	char *copy = urio__strdup(f->path);
 	if (!copy)
 		return;
 	f->dir_wd = urio__inotify_add(&f->in, dirname(copy), DIR_MASK);
@@ -222,7 +222,7 @@ int urio__follow_attach(urio_chunks *cs, const char *path)
 	struct stat st;
 	if (fstat(cs->fd, &st) < 0)
 		return -urio__errno();
-	struct follow *f = calloc(1, sizeof(*f));
+	struct follow *f = urio__calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	f->dir_wd = f->file_wd = -1;
@@ -230,7 +230,7 @@ int urio__follow_attach(urio_chunks *cs, const char *path)
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->fp_off = UINT64_MAX;
-	if (path && !(f->path = strdup(path))) {
+	if (path && !(f->path = urio__strdup(path))) {
 		free(f);
 		return -ENOMEM;
 	}

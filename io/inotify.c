@@ -23,7 +23,7 @@
 int urio__inotify_init(struct urio__inotify *in)
 {
 	*in = (struct urio__inotify){.fd = -1};
-	in->buf = malloc(BUF_SIZE);
+	in->buf = urio__malloc(BUF_SIZE);
 	if (!in->buf)
 		return -ENOMEM;
 	in->fd = inotify_init1(IN_CLOEXEC);

@@ -5,6 +5,8 @@
 #include <urio/gen.h>
 #include <urio/iter.h>
 
+#include "../runtime/internal.h"
+
 int urio_iter_next(urio_iter *it, void **item)
 {
 	if (!it || !item)
@@ -66,7 +68,7 @@ static void *adapter(urio_iter *src, size_t size, bool fn_ok)
 		errno = EINVAL;
 		return NULL;
 	}
-	return calloc(1, size);
+	return urio__calloc(1, size);
 }
 
 urio_iter *urio_iter_filter(urio_iter *src,
@@ -209,9 +211,9 @@ long urio_iter_collect(urio_iter *it, void ***items, size_t *n)
 	while ((r = it->ops->next(it, &x)) > 0) {
 		if (*n == cap) {
 			size_t c = cap ? cap * 2 : 16;
-			void **grown = c > cap && c < SIZE_MAX / sizeof(void *)
-					       ? realloc(*items, c * sizeof(void *))
-					       : NULL;
+			void **grown = NULL;
+			if (c > cap && c < SIZE_MAX / sizeof(void *))
+				grown = urio__realloc(*items, c * sizeof(x));
 			if (!grown) {
 				r = -ENOMEM;
 				break;

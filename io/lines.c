@@ -324,7 +324,7 @@ static const urio_iter_ops lines_iter_ops = {iter_next, iter_close};
 
 static urio_lines *open_fd(int fd, bool own, const urio_lines_opts *opts)
 {
-	urio_lines *ls = calloc(1, sizeof(*ls));
+	urio_lines *ls = urio__calloc(1, sizeof(*ls));
 	int r = ls ? urio__chunks_init(&ls->cs, fd, opts) : -ENOMEM;
 	if (r < 0)
 		goto fail;
@@ -337,7 +337,7 @@ static urio_lines *open_fd(int fd, bool own, const urio_lines_opts *opts)
 	if (ls->max_line > SIZE_MAX / 2)
 		goto fail_cs;
 	r = -ENOMEM;
-	ls->carry = malloc(ls->max_line + 2);
+	ls->carry = urio__malloc(ls->max_line + 2);
 	if (!ls->carry)
 		goto fail_cs;
 	ls->iter.ops = &lines_iter_ops;

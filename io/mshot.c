@@ -14,13 +14,23 @@
 #include "mshot.h"
 #include "../runtime/probes.h"
 
+/* In the reap loop, which cannot wait for memory: a completion that finds
+ * no room is dropped, its fd or buffer given back, and pop reports the
+ * loss after what came before it. */
 static void push(struct urio__mshot *m, const struct io_uring_cqe *cqe)
 {
+	if (m->lost) {
+		m->drop(m, cqe);
+		return;
+	}
 	if (m->qlen == m->qcap) {
 		unsigned cap = m->qcap ? m->qcap * 2 : 16;
-		struct urio__mshot_cqe *q = malloc(cap * sizeof(*q));
-		if (!q)
-			abort(); /* a dropped fd or buffer would leak for good */
+		struct urio__mshot_cqe *q = urio__malloc(cap * sizeof(*q));
+		if (!q) {
+			m->lost = true;
+			m->drop(m, cqe);
+			return;
+		}
 		for (unsigned i = 0; i < m->qlen; i++)
 			q[i] = m->q[(m->qhead + i) % m->qcap];
 		free(m->q);
@@ -51,9 +61,12 @@ static void on_cqe(struct urio__cqe_handler *h, struct urio__worker *w,
 		urio__ready(wt->task, false);
 }
 
-void urio__mshot_init(struct urio__mshot *m, const char *what, int fd)
+void urio__mshot_init(struct urio__mshot *m, const char *what, int fd,
+		      void (*drop)(struct urio__mshot *m,
+				   const struct io_uring_cqe *cqe))
 {
-	*m = (struct urio__mshot){.h.fn = on_cqe, .what = what, .fd = fd};
+	*m = (struct urio__mshot){
+		.h.fn = on_cqe, .drop = drop, .what = what, .fd = fd};
 	atomic_flag_clear(&m->lock.f);
 }
 
@@ -110,6 +123,11 @@ int urio__mshot_pop(struct urio__mshot *m, struct urio__mshot_cqe *c)
 			urio__spin_unlock(&m->lock);
 			return 1;
 		}
+		if (m->lost) {
+			m->lost = false;
+			urio__spin_unlock(&m->lock);
+			return -ENOMEM;
+		}
 		bool armed = m->armed;
 		urio__spin_unlock(&m->lock);
 		if (!armed)
@@ -121,7 +139,7 @@ int urio__mshot_pop(struct urio__mshot *m, struct urio__mshot_cqe *c)
 		if (r < 0)
 			return r;
 		urio__spin_lock(&m->lock);
-		if (m->qlen || !m->armed) {
+		if (m->qlen || m->lost || !m->armed) {
 			urio__spin_unlock(&m->lock);
 			urio__wait_abort(&wt);
 			continue;

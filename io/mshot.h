@@ -18,11 +18,18 @@ struct urio__mshot {
 	struct urio__mshot_cqe *q;  /* completions not yet popped: a ring */
 	unsigned qhead, qlen, qcap;
 	struct urio__wait *wait;    /* the task waiting in pop, if any */
+	/* a completion the queue had no memory for: dropped, and every one
+	 * after it until pop has reported the loss (order is kept) */
+	bool lost;
+	/* gives back what a dropped completion holds (a buffer, an fd) */
+	void (*drop)(struct urio__mshot *m, const struct io_uring_cqe *cqe);
 	const char *what;
 	int fd;
 };
 
-void urio__mshot_init(struct urio__mshot *m, const char *what, int fd);
+void urio__mshot_init(struct urio__mshot *m, const char *what, int fd,
+		      void (*drop)(struct urio__mshot *m,
+				   const struct io_uring_cqe *cqe));
 /* Arms the op prep() lays out on an SQE of the calling task's worker, which
  * then owns it. 0, or -EPERM / -ECANCELED. */
 int urio__mshot_arm(struct urio__mshot *m,
@@ -35,7 +42,9 @@ void urio__mshot_end(struct urio__mshot *m, void (*end)(struct urio__mshot *m));
  * (multishot accept 5.19, multishot recv 6.0). */
 bool urio__kernel_at_least(unsigned maj, unsigned min);
 /* Waits for the next completion: 1 with *c filled, 0 when the op ended and
- * nothing is queued (arm it again, or stop), -ECANCELED. */
+ * nothing is queued (arm it again, or stop), -ECANCELED, or -ENOMEM once
+ * after the queued ones when completions were dropped for want of memory
+ * (the op may still be armed). */
 int urio__mshot_pop(struct urio__mshot *m, struct urio__mshot_cqe *c);
 /* Frees the queue; the op must have ended (pop returned 0). */
 void urio__mshot_fini(struct urio__mshot *m);

@@ -21,7 +21,16 @@ struct urio_reader {
 	int flags;
 	bool multishot; /* the kernel has it (and did not refuse it) */
 	bool got_data;  /* a chunk arrived: an -EINVAL is then not a refusal */
+	int lost;       /* -ENOMEM once received bytes were dropped */
 };
+
+/* On the op's owner, in its reap loop: the buffer goes back to its ring. */
+static void drop_buf(struct urio__mshot *m, const struct io_uring_cqe *cqe)
+{
+	urio_buf b;
+	urio__bufring_take(&b, m->owner, cqe->res, cqe->flags);
+	urio_buf_release(&b);
+}
 
 urio_reader *urio_reader_new(int fd, int flags)
 {
@@ -29,14 +38,15 @@ urio_reader *urio_reader_new(int fd, int flags)
 		errno = EINVAL;
 		return NULL;
 	}
-	urio_reader *r = aligned_alloc(8, sizeof(*r));
+	urio_reader *r = urio__aligned_alloc(8, sizeof(*r));
 	if (!r)
 		return NULL;
-	urio__mshot_init(&r->m, "recv", fd);
+	urio__mshot_init(&r->m, "recv", fd, drop_buf);
 	r->flags = flags;
 	r->multishot = urio__kernel_at_least(6, 0) &&
 		       urio__op_supported(IORING_OP_RECV);
 	r->got_data = false;
+	r->lost = 0;
 	return r;
 }
 
@@ -56,11 +66,15 @@ ssize_t urio_reader_recv(urio_reader *r, urio_buf *b)
 	struct urio__worker *w = urio__cur_worker();
 	if (!w || !w->cur)
 		return -EPERM;
+	if (r->lost)
+		return r->lost;
 	for (;;) {
 		if (!r->multishot || urio__no_ring(w))
 			return urio_recv_buf(r->m.fd, b, r->flags);
 		struct urio__mshot_cqe c;
 		int k = urio__mshot_pop(&r->m, &c);
+		if (k == -ENOMEM)
+			r->lost = k; /* bytes were dropped: the stream is cut */
 		if (k < 0)
 			return k;
 		if (k == 1) {
@@ -110,7 +124,10 @@ void urio_reader_free(urio_reader *r)
 	urio_shield_enter(&sh);
 	urio__mshot_end(&r->m, end_by_shutdown);
 	struct urio__mshot_cqe c;
-	while (urio__mshot_pop(&r->m, &c) == 1) {
+	int k;
+	while ((k = urio__mshot_pop(&r->m, &c)) != 0) {
+		if (k < 0)
+			continue; /* a loss reported: wait for the op's end */
 		urio_buf b;
 		urio__bufring_take(&b, r->m.owner, c.res, c.flags);
 		urio_buf_release(&b);

@@ -56,18 +56,19 @@ urio_server *urio_server_new(const urio_server_opts *o)
 		errno = EINVAL;
 		return NULL;
 	}
-	urio_server *s = calloc(1, sizeof(*s));
+	urio_server *s = urio__calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->o = *o;
 	s->nl = o->listeners ? o->listeners : 1;
-	s->ls = calloc(s->nl, sizeof(*s->ls));
-	s->acceptors = calloc(s->nl, sizeof(*s->acceptors));
+	s->ls = urio__calloc(s->nl, sizeof(*s->ls));
+	/* before any failure: free closes only what was opened, never fd 0 */
+	for (unsigned i = 0; s->ls && i < s->nl; i++)
+		s->ls[i].fd = -1;
+	s->acceptors = urio__calloc(s->nl, sizeof(*s->acceptors));
 	int err = ENOMEM;
 	if (!s->ls || !s->acceptors)
 		goto fail;
-	for (unsigned i = 0; i < s->nl; i++)
-		s->ls[i].fd = -1; /* a failure part-way closes only what it opened */
 	unsigned flags = s->nl > 1 ? URIO_LISTEN_REUSEPORT : 0;
 	uint16_t port = o->port;
 	for (unsigned i = 0; i < s->nl; i++) {
@@ -149,7 +150,7 @@ static intptr_t conn_main(void *arg)
 /* Runs a connection task for fd; 0, or -errno with fd closed. */
 static int spawn_conn(urio_server *s, int fd)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = urio__calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
 		return -ENOMEM;
@@ -241,7 +242,7 @@ int urio_server_start(urio_server *s)
 	if (s->started)
 		return -EALREADY;
 	for (unsigned i = 0; i < s->nl; i++) {
-		struct accept_arg *a = malloc(sizeof(*a));
+		struct accept_arg *a = urio__malloc(sizeof(*a));
 		if (a)
 			*a = (struct accept_arg){s, &s->ls[i]};
 		urio_task *t = a ? urio_spawn(accept_main, a) : NULL;

@@ -20,6 +20,8 @@
 #include <urio/tcp_pool.h>
 #include "../runtime/internal.h"
 
+#include "../runtime/internal.h"
+
 #define MAX_ADDRS 8
 
 struct urio_tcp_pool {
@@ -151,7 +153,7 @@ urio_tcp_pool *urio_tcp_pool_new(const char *host, uint16_t port,
 		errno = EPERM;
 		return NULL;
 	}
-	urio_tcp_pool *tp = calloc(1, sizeof(*tp));
+	urio_tcp_pool *tp = urio__calloc(1, sizeof(*tp));
 	if (!tp)
 		return NULL;
 	int err = lookup(tp, host, port);

@@ -52,6 +52,11 @@ struct urio_watch {
 	size_t idx_cap;
 	urio_watch_event *out;
 	size_t out_cap;
+	/* a change this batch could not record for want of memory: the batch
+	 * is one OVERFLOW event (lost_ev, no allocation), so the consumer
+	 * rescans instead of waiting for a change it will never see */
+	bool lost;
+	urio_watch_event lost_ev;
 };
 
 /* --- the batch ---------------------------------------------------------- */
@@ -73,7 +78,7 @@ static size_t intern(urio_watch *w, const char *dir, const char *name)
 		size_t cap = w->acap ? w->acap : 4096;
 		while (w->alen + need > cap)
 			cap *= 2;
-		char *a = realloc(w->arena, cap);
+		char *a = urio__realloc(w->arena, cap);
 		if (!a)
 			return NONE;
 		w->arena = a;
@@ -106,7 +111,7 @@ static uint32_t *idx_slot(urio_watch *w, const char *path)
 static int idx_grow(urio_watch *w)
 {
 	size_t cap = w->idx_cap ? w->idx_cap * 2 : 1024;
-	uint32_t *n = calloc(cap, sizeof(*n));
+	uint32_t *n = urio__calloc(cap, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	free(w->idx);
@@ -123,7 +128,7 @@ static struct ev *ev_add(urio_watch *w, int kind, bool is_dir, size_t path)
 		return NULL;
 	if (w->nev == w->ev_cap) {
 		size_t cap = w->ev_cap ? w->ev_cap * 2 : 64;
-		struct ev *e = realloc(w->ev, cap * sizeof(*e));
+		struct ev *e = urio__realloc(w->ev, cap * sizeof(*e));
 		if (!e)
 			return NULL;
 		w->ev = e;
@@ -145,8 +150,10 @@ static size_t report(urio_watch *w, int kind, bool is_dir, const char *dir,
 		     const char *name)
 {
 	size_t mark = w->alen, off = intern(w, dir, name);
-	if (off == NONE)
+	if (off == NONE) {
+		w->lost = true;
 		return NONE;
+	}
 	uint32_t e = *idx_slot(w, w->arena + off);
 	if (e) {
 		int last = w->ev[e - 1].kind;
@@ -156,13 +163,17 @@ static size_t report(urio_watch *w, int kind, bool is_dir, const char *dir,
 			return w->ev[e - 1].path;
 		}
 	}
-	return ev_add(w, kind, is_dir, off) ? off : NONE;
+	if (ev_add(w, kind, is_dir, off))
+		return off;
+	w->lost = true;
+	return NONE;
 }
 
 static void batch_reset(urio_watch *w)
 {
 	w->nev = 0;
 	w->alen = 0;
+	w->lost = false;
 	if (w->idx)
 		memset(w->idx, 0, w->idx_cap * sizeof(*w->idx));
 }
@@ -184,7 +195,7 @@ static bool is_dir_at(int dfd, const struct dirent *d)
  * changes under it would be missed. */
 static int add_tree(urio_watch *w, const char *top, bool announce)
 {
-	char **stack = NULL, *dir = strdup(top);
+	char **stack = NULL, *dir = urio__strdup(top);
 	size_t n = 0, cap = 0;
 	int err = dir ? 0 : -ENOMEM;
 	/* the root may be a symlink to a directory; nothing under it is followed */
@@ -208,13 +219,13 @@ static int add_tree(urio_watch *w, const char *top, bool announce)
 				continue;
 			if (n == cap) {
 				size_t c = cap ? cap * 2 : 16;
-				char **s = realloc(stack, c * sizeof(*s));
+				char **s = urio__realloc(stack, c * sizeof(*s));
 				if (s) {
 					stack = s;
 					cap = c;
 				}
 			}
-			char *p = n < cap ? malloc(strlen(dir) +
+			char *p = n < cap ? urio__malloc(strlen(dir) +
 						   strlen(e->d_name) + 2)
 					  : NULL;
 			if (!p) {
@@ -244,12 +255,14 @@ static void add_subtree(urio_watch *w, size_t off)
 {
 	if (off == NONE)
 		return;
-	char *p = strdup(w->arena + off); /* the arena moves as it grows */
+	/* a copy: the arena moves as it grows */
+	char *p = urio__strdup(w->arena + off);
 	if (!p) {
 		report(w, URIO_WATCH_OVERFLOW, true, w->root, NULL);
 		return;
 	}
-	add_tree(w, p, true);
+	if (add_tree(w, p, true) < 0)
+		w->lost = true; /* a directory left unwatched or unmapped */
 	free(p);
 }
 
@@ -263,15 +276,19 @@ static void moved_to(urio_watch *w, const struct inotify_event *e,
 		if (!m->move_from || m->cookie != e->cookie)
 			continue;
 		size_t to = intern(w, dir, e->name);
-		if (to == NONE)
+		if (to == NONE) {
+			w->lost = true;
 			return;
+		}
 		m->move_from = false;
 		m->kind = URIO_WATCH_MOVED;
 		m->from = m->path;
 		m->path = to;
 		*idx_slot(w, w->arena + to) = (uint32_t)i + 1;
-		if (is_dir && w->o.recursive)
-			urio__wdmap_rename(&w->map, w->arena + m->from, w->arena + to);
+		if (is_dir && w->o.recursive &&
+		    urio__wdmap_rename(&w->map, w->arena + m->from,
+				       w->arena + to) < 0)
+			w->lost = true; /* stale names under the new one */
 		return;
 	}
 	size_t off = report(w, URIO_WATCH_CREATED, is_dir, dir, e->name);
@@ -335,19 +352,31 @@ static void handle(urio_watch *w, const struct inotify_event *e)
 /* Renames whose other half never came moved out of the tree. */
 static void batch_finish(urio_watch *w, urio_watch_batch *b)
 {
-	if (w->nev > w->out_cap) {
-		urio_watch_event *o = realloc(w->out, w->nev * sizeof(*o));
-		if (!o) { /* hand out what fits */
-			w->nev = w->out_cap;
-		} else {
-			w->out = o;
-			w->out_cap = w->nev;
-		}
-	}
 	for (size_t i = 0; i < w->nev; i++) {
 		struct ev *e = &w->ev[i];
 		if (e->move_from && e->is_dir && w->o.recursive)
 			urio__wdmap_drop(&w->map, w->arena + e->path, &w->in);
+	}
+	if (w->nev > w->out_cap) {
+		urio_watch_event *o =
+			urio__realloc(w->out, w->nev * sizeof(*o));
+		if (o) {
+			w->out = o;
+			w->out_cap = w->nev;
+		} else {
+			w->lost = true;
+		}
+	}
+	if (w->lost) {
+		w->lost_ev = (urio_watch_event){.kind = URIO_WATCH_OVERFLOW,
+						.is_dir = true,
+						.path = w->root};
+		b->events = &w->lost_ev;
+		b->n = 1;
+		return;
+	}
+	for (size_t i = 0; i < w->nev; i++) {
+		struct ev *e = &w->ev[i];
 		w->out[i] = (urio_watch_event){
 			.kind = e->kind,
 			.is_dir = e->is_dir,
@@ -380,7 +409,7 @@ int urio_watch_next(urio_watch *w, urio_watch_batch *batch)
 			return r;
 		}
 		handle(w, e);
-		if (!w->nev)
+		if (!w->nev && !w->lost)
 			continue; /* nothing to report yet: no deadline */
 		uint64_t now = urio_now_ns();
 		if (!start)
@@ -455,7 +484,7 @@ urio_watch *urio_watch_open(const char *path, const urio_watch_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
-	urio_watch *w = calloc(1, sizeof(*w));
+	urio_watch *w = urio__calloc(1, sizeof(*w));
 	if (!w) {
 		errno = ENOMEM;
 		return NULL;

@@ -30,7 +30,7 @@ struct urio__wdslot *urio__wdmap_find(struct urio__wdmap *w, int wd)
 static int grow(struct urio__wdmap *w)
 {
 	size_t cap = w->cap ? w->cap * 2 : 64;
-	struct urio__wdslot *m = calloc(cap, sizeof(*m));
+	struct urio__wdslot *m = urio__calloc(cap, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	struct urio__wdslot *old = w->slot;
@@ -93,23 +93,28 @@ static bool under(const char *path, const char *dir, size_t dlen)
 }
 
 /* A directory renamed inside the tree: its watches (and its subtree's)
- * follow the inodes, so only their paths change. */
-void urio__wdmap_rename(struct urio__wdmap *w, const char *from, const char *to)
+ * follow the inodes, so only their paths change. -ENOMEM when a path kept
+ * its old name (events under it then name it stale). */
+int urio__wdmap_rename(struct urio__wdmap *w, const char *from, const char *to)
 {
 	size_t flen = strlen(from), tlen = strlen(to);
+	int err = 0;
 	for (size_t i = 0; i < w->cap; i++) {
 		char *p = w->slot[i].path;
 		if (!w->slot[i].wd || !under(p, from, flen))
 			continue;
 		size_t rest = strlen(p + flen);
-		char *np = malloc(tlen + rest + 1);
-		if (!np)
-			continue; /* keeps the old name: events under it go stale */
+		char *np = urio__malloc(tlen + rest + 1);
+		if (!np) {
+			err = -ENOMEM;
+			continue;
+		}
 		memcpy(np, to, tlen);
 		memcpy(np + tlen, p + flen, rest + 1);
 		free(p);
 		w->slot[i].path = np;
 	}
+	return err;
 }
 
 /* A directory moved out of the tree: drop the watches under it. */

@@ -24,9 +24,10 @@ struct urio__wdslot *urio__wdmap_find(struct urio__wdmap *m, int wd);
 int urio__wdmap_put(struct urio__wdmap *m, int wd, char *path);
 /* Removes a slot found by urio__wdmap_find (later slots may move). */
 void urio__wdmap_del(struct urio__wdmap *m, struct urio__wdslot *s);
-/* A directory renamed: paths at or under from now start with to. */
-void urio__wdmap_rename(struct urio__wdmap *m, const char *from,
-			const char *to);
+/* A directory renamed: paths at or under from now start with to. 0, or
+ * -ENOMEM when some kept the old name. */
+int urio__wdmap_rename(struct urio__wdmap *m, const char *from,
+		       const char *to);
 /* A directory gone from the tree: its watches and those under it are
  * removed from in and from m. */
 void urio__wdmap_drop(struct urio__wdmap *m, const char *dir,

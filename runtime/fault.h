@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 enum urio__fault_point {
-	URIO__FAULT_ALLOC,    /* task and runtime records: ENOMEM */
+	URIO__FAULT_ALLOC,    /* task and runtime records, io/, sync/: ENOMEM */
 	URIO__FAULT_MMAP,     /* stack and signal-stack mappings: ENOMEM */
 	URIO__FAULT_MAPCOUNT, /* stack guard: vm.max_map_count reached */
 	URIO__FAULT_SUBMIT,   /* io_uring_enter: -EAGAIN, then -EBUSY */

@@ -2,6 +2,7 @@
 #ifndef URIO_INTERNAL_H
 #define URIO_INTERNAL_H
 
+#include <errno.h>
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,6 +13,9 @@
 #include <urio/runtime.h>
 #include <urio/scope.h>
 #include <urio/group.h>
+#include <string.h>
+
+#include "fault.h"
 
 #define URIO__RUNQ_SIZE 256u
 #define URIO__LIFO_CAP 3       /* runnext runs in a row before the queue */
@@ -583,5 +587,47 @@ void urio__wait_cancel_now(struct urio__wait *w);
 /* The cancel of ops on a ring (what urio__wait_begin sets for IO waits). */
 void urio__wait_cancel_owned(struct urio__wait *w);
 enum { URIO__POST_PARK, URIO__POST_YIELD, URIO__POST_EXIT };
+
+/* Allocation in io/ and sync/ (and the runtime's records): malloc and
+ * friends, failing with ENOMEM when fault injection arms its alloc point
+ * (test builds; plain calls otherwise, the check compiles to false). */
+static inline bool urio__alloc_fails(void)
+{
+	if (!urio__fault(URIO__FAULT_ALLOC))
+		return false;
+	errno = ENOMEM;
+	return true;
+}
+
+static inline void *urio__malloc(size_t n)
+{
+	return urio__alloc_fails() ? NULL : malloc(n);
+}
+
+static inline void *urio__calloc(size_t n, size_t size)
+{
+	return urio__alloc_fails() ? NULL : calloc(n, size);
+}
+
+static inline void *urio__realloc(void *p, size_t n)
+{
+	return urio__alloc_fails() ? NULL : realloc(p, n);
+}
+
+static inline void *urio__aligned_alloc(size_t align, size_t n)
+{
+	return urio__alloc_fails() ? NULL : aligned_alloc(align, n);
+}
+
+static inline char *urio__strdup(const char *s)
+{
+	return urio__alloc_fails() ? NULL : strdup(s);
+}
+
+/* posix_memalign's contract: an error number, *p untouched on failure */
+static inline int urio__memalign(void **p, size_t align, size_t n)
+{
+	return urio__alloc_fails() ? ENOMEM : posix_memalign(p, align, n);
+}
 
 #endif

@@ -153,8 +153,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		said = true;
 		no_ring = true;
 	}
-	urio_rt *rt = urio__fault(URIO__FAULT_ALLOC) ? NULL
-						     : calloc(1, sizeof(*rt));
+	urio_rt *rt = urio__calloc(1, sizeof(*rt));
 	if (!rt) {
 		errno = ENOMEM;
 		return NULL;

@@ -177,8 +177,7 @@ urio_task *urio__task_new(urio_rt *rt, struct urio__worker *w, urio_fn fn,
 		errno = EINVAL;
 		return NULL;
 	}
-	urio_task *t = urio__fault(URIO__FAULT_ALLOC) ? NULL
-						      : calloc(1, sizeof(*t));
+	urio_task *t = urio__calloc(1, sizeof(*t));
 	if (!t) {
 		errno = ENOMEM;
 		return NULL;

@@ -39,10 +39,10 @@ urio_chan *urio_chan_new(size_t item_size, size_t capacity)
 		errno = EINVAL;
 		return NULL;
 	}
-	urio_chan *c = calloc(1, sizeof(*c));
+	urio_chan *c = urio__calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->buf = malloc(item_size * capacity);
+	c->buf = urio__malloc(item_size * capacity);
 	if (!c->buf) {
 		free(c);
 		errno = ENOMEM;

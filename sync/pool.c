@@ -175,7 +175,7 @@ static void drop(urio_pool *p, struct node *n)
  * Returns 0 or create's error. */
 static int make(urio_pool *p, bool lease, void **out)
 {
-	struct node *n = malloc(sizeof(*n));
+	struct node *n = urio__malloc(sizeof(*n));
 	void *res = NULL;
 	int err = n ? p->ops.create(p->ctx, &res) : -ENOMEM;
 	if (err >= 0 && !res)
@@ -489,7 +489,7 @@ urio_pool *urio_pool_new(const urio_pool_ops *ops, void *ctx,
 		return NULL;
 	}
 	int err;
-	urio_pool *p = calloc(1, sizeof(*p));
+	urio_pool *p = urio__calloc(1, sizeof(*p));
 	if (!p)
 		goto fail;
 	p->ops = *ops;

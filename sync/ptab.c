@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "internal.h"
 #include "ptab.h"
 
 #define MIN_CAP 16
@@ -31,7 +32,7 @@ static size_t find(const struct urio__ptab *t, const void *key)
 
 int urio__ptab_init(struct urio__ptab *t)
 {
-	t->slot = calloc(MIN_CAP, sizeof(*t->slot));
+	t->slot = urio__calloc(MIN_CAP, sizeof(*t->slot));
 	t->cap = MIN_CAP;
 	t->len = 0;
 	return t->slot ? 0 : -ENOMEM;
@@ -50,8 +51,8 @@ void *urio__ptab_get(const struct urio__ptab *t, const void *key)
 
 static int grow(struct urio__ptab *t)
 {
-	struct urio__ptab n = {calloc(t->cap * 2, sizeof(void *)), t->cap * 2,
-			       t->len};
+	struct urio__ptab n = {urio__calloc(t->cap * 2, sizeof(void *)),
+			       t->cap * 2, t->len};
 	if (!n.slot)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->cap; i++)

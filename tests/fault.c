@@ -1,14 +1,21 @@
 /* Fault injection over every injection point (curl's torture): a workload
- * runs once per fallible call of each point with that call failing, and
- * every run must end with 0 or a clear -errno, with every fd and stack
- * given back (LSan judges memory in ASan builds). EMFILE comes from a low
- * RLIMIT_NOFILE. Needs a -DURIO_FAULT=ON build; skips otherwise.
- * URIO_FAULT_MAX caps the runs per point (default 400). */
+ * (echo pairs over pipes, then the line and chunk iterators, a reader on
+ * buffer rings, a channel, a mutex, a pool, an echo server, the file
+ * followed and a recursive directory watch) runs once per fallible call of
+ * each point with that call failing, and every run must end with 0 or a
+ * clear -errno, with every fd and stack given back (LSan judges memory in
+ * ASan builds). EMFILE comes from a low RLIMIT_NOFILE. Needs a
+ * -DURIO_FAULT=ON build; skips otherwise. URIO_FAULT_MAX caps the runs per
+ * point (default 400). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <urio.h>
 
@@ -36,6 +43,277 @@ static intptr_t echo_side(void *arg)
 		put += (size_t)n;
 	}
 	return urio_sleep_ms(1);
+}
+
+/* --- io and sync: iterators, a reader, a channel, a mutex, a pool ------- */
+
+#define LINES 40
+#define ITEMS 16
+
+static char path[] = "/tmp/urio-fault-XXXXXX";
+static char dir[] = "/tmp/urio-fault-dir-XXXXXX";
+
+static int same(void *item, void **out, void *ctx)
+{
+	*out = item;
+	return 0;
+}
+
+/* The file's lines through the line iterator, an adapter and collect,
+ * then its chunks. */
+static intptr_t iterators(void)
+{
+	urio_lines *ls = urio_lines_open(path, NULL);
+	if (!ls)
+		return -errno;
+	urio_iter *it = urio_iter_map(urio_lines_iter(ls), same, NULL);
+	if (!it) {
+		intptr_t err = -errno;
+		urio_lines_close(ls);
+		return err;
+	}
+	void **items = NULL;
+	size_t n = 0;
+	long r = urio_iter_collect(it, &items, &n); /* closes ls too */
+	free(items);
+	if (r < 0)
+		return r;
+	if (r != LINES)
+		return -EIO;
+	urio_chunks *cs = urio_chunks_open(path, NULL);
+	if (!cs)
+		return -errno;
+	urio_slice c;
+	size_t bytes = 0;
+	int k;
+	while ((k = urio_chunks_next(cs, &c)) == 1)
+		bytes += c.len;
+	urio_chunks_close(cs);
+	return k < 0 ? k : bytes == LINES * 6 ? 0 : -EIO;
+}
+
+/* A socket's bytes through a reader (multishot, buffer rings). */
+static intptr_t reader(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	intptr_t err = write(sv[1], "hello", 5) == 5 ? 0 : -EIO;
+	shutdown(sv[1], SHUT_WR);
+	urio_reader *r = err ? NULL : urio_reader_new(sv[0], 0);
+	if (!err && !r)
+		err = -errno;
+	size_t got = 0;
+	while (r && !err) {
+		urio_buf b;
+		ssize_t n = urio_reader_recv(r, &b);
+		if (n <= 0) {
+			err = n;
+			break;
+		}
+		got += (size_t)n;
+		urio_buf_release(&b);
+	}
+	urio_reader_free(r);
+	close(sv[0]);
+	close(sv[1]);
+	return err ? err : got == 5 ? 0 : -EIO;
+}
+
+struct shared {
+	urio_chan *ch;
+	urio_mutex mu;
+	urio_pool *pool;
+	int count;
+};
+
+static int res_create(void *ctx, void **res)
+{
+	static int one;
+	*res = &one;
+	return 0;
+}
+
+static void res_destroy(void *ctx, void *res)
+{
+}
+
+static const urio_pool_ops res_ops = {res_create, res_destroy, NULL};
+
+/* Sends ITEMS ints, each counted under the mutex with a pool lease held. */
+static intptr_t producer(void *arg)
+{
+	struct shared *sh = arg;
+	intptr_t err = 0;
+	for (int i = 0; i < ITEMS && !err; i++) {
+		void *res;
+		err = urio_pool_acquire(sh->pool, &res);
+		if (err)
+			break;
+		err = urio_mutex_lock(&sh->mu);
+		if (!err) {
+			sh->count++;
+			urio_yield();
+			urio_mutex_unlock(&sh->mu);
+			err = urio_chan_send(sh->ch, &i);
+		}
+		urio_pool_release(sh->pool, res, 0);
+	}
+	urio_chan_close(sh->ch);
+	return err;
+}
+
+static intptr_t sync_parts(void)
+{
+	struct shared sh = {0};
+	urio_mutex_init(&sh.mu);
+	if (!(sh.ch = urio_chan_new(sizeof(int), 4)))
+		return -errno;
+	urio_pool_opts o = {.max_size = 1};
+	intptr_t err = 0;
+	if (!(sh.pool = urio_pool_new(&res_ops, NULL, &o))) {
+		err = -errno;
+		urio_chan_free(sh.ch);
+		return err;
+	}
+	urio_task *t = urio_spawn(producer, &sh);
+	if (!t)
+		err = -errno;
+	int v, got = 0;
+	while (t && urio_chan_recv(sh.ch, &v) == 1)
+		got += v == got;
+	intptr_t r = 0;
+	if (t && urio_join(t, &r) == 0 && r < 0)
+		err = r;
+	urio_pool_free(sh.pool);
+	urio_chan_free(sh.ch);
+	if (!err && (got != ITEMS || sh.count != ITEMS))
+		err = -EIO;
+	return err;
+}
+
+/* 0 once n bytes went through (reads: EOF before them is -EPIPE), or
+ * -errno; ops may be short (the short_io point). */
+static intptr_t xfer(int fd, char *b, size_t n, bool wr)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t r = wr ? urio_write(fd, b + done, n - done, -1)
+			       : urio_read(fd, b + done, n - done, -1);
+		if (r <= 0)
+			return r < 0 ? r : -EPIPE;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static int echo_conn(int fd, void *arg)
+{
+	char b[5];
+	intptr_t err = xfer(fd, b, sizeof(b), false);
+	return (int)(err ? err : xfer(fd, b, sizeof(b), true));
+}
+
+static intptr_t client(int port)
+{
+	int fd = urio_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char b[6] = "hello";
+	intptr_t err = urio_connect(fd, (struct sockaddr *)&a, sizeof(a));
+	if (!err)
+		err = xfer(fd, b, 5, true);
+	memset(b, 0, sizeof(b));
+	if (!err)
+		err = xfer(fd, b, 5, false);
+	urio_close(fd);
+	return err ? err : strcmp(b, "hello") ? -EIO : 0;
+}
+
+/* One echo through a server (accept op, connection tasks). A connection
+ * the server lost to an allocation is closed: the client sees its end. */
+static intptr_t server_part(void)
+{
+	urio_server_opts o = {.host = "127.0.0.1", .conn = echo_conn};
+	urio_server *s = urio_server_new(&o);
+	if (!s)
+		return -errno;
+	intptr_t err = urio_server_start(s);
+	if (!err)
+		err = client(urio_server_port(s));
+	/* after the drain: the acceptor counts a loss after closing the fd */
+	urio_server_drain(s, 1000);
+	urio_server_stats st;
+	urio_server_stats_get(s, &st);
+	if ((err == -EPIPE || err == -ECONNRESET) &&
+	    (st.accept_errors || st.conn_errors))
+		err = -ENOMEM;
+	ASSERT_EQ(urio_server_free(s), 0);
+	return err;
+}
+
+/* The file followed (tail -F: inotify) to its last line, then stopped. */
+static intptr_t follow(void)
+{
+	urio_lines_opts o = {.follow = true};
+	urio_lines *ls = urio_lines_open(path, &o);
+	if (!ls)
+		return -errno;
+	urio_slice line;
+	int k = 1, n = 0;
+	while (n < LINES && (k = urio_lines_next(ls, &line)) == 1)
+		n++;
+	urio_lines_stop(ls);
+	while (k == 1 && (k = urio_lines_next(ls, &line)) == 1)
+		n++;
+	urio_lines_close(ls);
+	return k < 0 ? k : n == LINES ? 0 : -EIO;
+}
+
+/* A file made in a subdirectory of a recursive watch. Within a bound: a
+ * change lost to a fault must show as an OVERFLOW event or an error, not
+ * as a wait forever (the bound's -ETIMEDOUT fails the run). */
+static intptr_t watch(void)
+{
+	urio_watch_opts o = {.recursive = true, .step_ms = 1,
+			     .debounce_ms = 20};
+	urio_watch *w = urio_watch_open(dir, &o);
+	if (!w)
+		return -errno;
+	char file[sizeof(dir) + 16];
+	snprintf(file, sizeof(file), "%s/sub/f", dir);
+	int fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	intptr_t err = fd < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	urio_deadline d;
+	urio_timeout_enter(&d, 10000);
+	urio_watch_batch b = {0};
+	if (!err && (err = urio_watch_next(w, &b)) > 0)
+		err = b.n ? 0 : -EIO;
+	if (urio_timeout_exit(&d) == -ETIMEDOUT)
+		err = -ETIMEDOUT;
+	urio_watch_close(w);
+	unlink(file);
+	return err;
+}
+
+static intptr_t io_sync(void)
+{
+	intptr_t err = iterators();
+	if (!err)
+		err = reader();
+	if (!err)
+		err = sync_parts();
+	if (!err)
+		err = server_part();
+	if (!err)
+		err = follow();
+	if (!err)
+		err = watch();
+	return err;
 }
 
 /* Spawns echo pairs over pipes and joins them: stacks, records, ring ops,
@@ -99,7 +377,7 @@ static intptr_t workload(void *arg)
 		for (int k = 0; k < 4; k++)
 			close(p[i][k]);
 	}
-	return err;
+	return err ? err : io_sync();
 }
 
 static int count_fds(void)
@@ -185,6 +463,15 @@ static unsigned long emfile(unsigned workers, int fds0, long stacks0)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	int fd = mkstemp(path);
+	ASSERT(fd >= 0);
+	for (int i = 0; i < LINES; i++)
+		ASSERT_EQ(dprintf(fd, "line%d\n", i % 10), 6);
+	close(fd);
+	ASSERT(mkdtemp(dir));
+	char sub[sizeof(dir) + 8];
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	ASSERT_EQ(mkdir(sub, 0700), 0);
 	/* a first run maps what stays for the process (probe, pools) */
 	urio_config c = {.workers = 2};
 	intptr_t r = -1;
@@ -198,6 +485,9 @@ int main(void)
 			total += walk(p, w, fds0, stacks0);
 		total += emfile(w, fds0, stacks0);
 	}
+	unlink(path);
+	ASSERT_EQ(rmdir(sub), 0);
+	ASSERT_EQ(rmdir(dir), 0);
 	printf("%lu faulty runs, no fd or stack leaked\n", total);
 	return 0;
 }

@@ -1,8 +1,9 @@
-/* Schedule fuzzing driver: runs the scheduler, cancel, group, future and
- * sync suites (sibling test programs) under URIO_FUZZ_SEED=1, 2, ... and
- * prints a failing seed with the command that replays it. Each program
- * runs a batch of seeds in quick mode (URIO_FUZZ_BATCH, see test.h), a
- * few programs at once, since a quick seed mostly waits.
+/* Schedule fuzzing driver: runs the scheduler, cancel, group, future,
+ * sync, pool and generator suites (sibling test programs) under
+ * URIO_FUZZ_SEED=1, 2, ... and prints a failing seed with the command that
+ * replays it. Each program runs a batch of seeds in quick mode
+ * (URIO_FUZZ_BATCH, see test.h), a few programs at once, since a quick
+ * seed mostly waits.
  *   URIO_FUZZ_SEEDS=n     seeds per suite (default: as many as fit in the
  *                         time budget, round-robin over the suites)
  *   URIO_FUZZ_SECONDS=s   time budget (default 25; with SEEDS: none); no
@@ -32,7 +33,7 @@
 
 #define DEFAULT_SUITES                                                      \
 	"with,cancel_basic,future,group,sched,sync_sem,sync_mutex,"         \
-	"sync_chan,sync_event"
+	"sync_chan,sync_event,pool,gen"
 #define MAX_SUITES 16
 #define MAX_JOBS 8
 /* a hang is a failure: the bound of a batch of n seeds */

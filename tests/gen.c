@@ -6,7 +6,8 @@
  * generator, bad arguments, a generator cancelled from outside while
  * parked in yield, next and close from tasks other than the one that made
  * the generator (and overlapping calls refused). Each case on 1 and 2
- * workers. */
+ * workers; `test_gen case` runs one; in quick mode (fuzz seeds,
+ * sync_cases.h) on one 2-worker runtime with fewer items. */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +16,7 @@
 #include <urio.h>
 
 #include "gen_res.h"
-#include "test.h"
-
-static unsigned workers;
+#include "sync_cases.h"
 
 struct count {
 	int n;        /* items to yield */
@@ -215,7 +214,7 @@ static intptr_t cancel_cases(void *arg)
 /* --- I/O on both sides, many pairs, 2 workers ------------------------------ */
 
 #define PAIRS 8
-#define ITEMS 3000
+#define ITEMS QUICK(3000, 300)
 
 struct pair {
 	int p[2]; /* the generator reads a byte per item from p[0] */
@@ -501,27 +500,19 @@ static intptr_t other_task(void *arg)
 	return 0;
 }
 
-static void run(const char *name, urio_fn fn)
-{
-	for (workers = 1; workers <= 2; workers++) {
-		urio_config cfg = {.workers = workers};
-		intptr_t res = -1;
-		ASSERT_EQ(urio_run(&cfg, fn, NULL, &res), 0);
-		ASSERT_EQ(res, 0);
-	}
-	printf("ok %s\n", name);
-}
-
-int main(void)
+int main(int argc, char **argv)
 {
 	ASSERT(!urio_gen_new(counter, NULL) && errno == EPERM);
-	run("basic", basic);
-	run("early_close", early_close);
-	run("cancel_cases", cancel_cases);
-	run("io_both", io_both);
-	run("nested", nested);
-	run("bad_args", bad_args);
-	run("gen_cancelled", gen_cancelled);
-	run("other_task", other_task);
-	return 0;
+	static const struct sync_case cases[] = {
+		CASE(basic),
+		CASE(early_close),
+		CASE(cancel_cases),
+		CASE(io_both),
+		CASE(nested),
+		CASE(bad_args),
+		CASE(gen_cancelled),
+		CASE(other_task),
+	};
+	return run_cases("gen", cases, sizeof(cases) / sizeof(cases[0]), argc,
+			 argv);
 }

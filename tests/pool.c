@@ -5,12 +5,15 @@
  * timeout and max lifetime enforced by the background task; min_idle
  * warmed up; queued acquirers served FIFO, and a cancelled or timed-out one
  * hands its turn on; urio_pool_free waits for the leases still out; the
- * lease scope; bad arguments. */
+ * lease scope; bad arguments. Each case on 1 and 2 workers; `test_pool
+ * case` runs one; in quick mode (fuzz seeds, sync_cases.h) on one 2-worker
+ * runtime with a smaller storm, the cases that wait out intervals only
+ * under every SLOW_EVERY-th seed. */
 #include <errno.h>
 #include <urio.h>
 #include <urio/pool.h>
 
-#include "test.h"
+#include "sync_cases.h"
 
 struct res {
 	int id;
@@ -82,7 +85,7 @@ static urio_pool_stats stats(urio_pool *p)
 
 /* --- max_size under competition -------------------------------------------- */
 
-#define STORM 1000
+#define STORM QUICK(1000, 64)
 #define MAX 4
 
 static urio_pool *sp;
@@ -614,17 +617,27 @@ static intptr_t bad_args(void *arg)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	errno = 0;
 	ASSERT(!urio_pool_new(&ops, NULL, NULL)); /* not in a task */
 	ASSERT_EQ(errno, EPERM);
-
-	urio_fn cases[] = {storm,	 unbounded, broken,	timeout,
-			   create_fails, idle_timeout, lifetime, warmup,
-			   fifo,	 free_waits, free_cancelled, lease,
-			   bad_args};
-	test_run_each(cases, sizeof(cases) / sizeof(cases[0]));
-	puts("pool: ok");
-	return 0;
+	/* the slow ones wait out timeouts and lifetimes */
+	static const struct sync_case cases[] = {
+		CASE(storm),
+		CASE(unbounded),
+		CASE(broken),
+		CASE_SLOW(timeout),
+		CASE(create_fails),
+		CASE_SLOW(idle_timeout),
+		CASE_SLOW(lifetime),
+		CASE_SLOW(warmup),
+		CASE(fifo),
+		CASE_SLOW(free_waits),
+		CASE(free_cancelled),
+		CASE(lease),
+		CASE(bad_args),
+	};
+	return run_cases("pool", cases, sizeof(cases) / sizeof(cases[0]),
+			 argc, argv);
 }

@@ -15,7 +15,8 @@
  * and not at all after it was reported created; a rename seen whole is one
  * MOVED event (a rename out of the tree is DELETED, into it CREATED). When
  * the kernel's queue overflowed, the batch holds an OVERFLOW event: changes
- * were lost and the consumer should rescan. */
+ * were lost and the consumer should rescan. A change that could not be
+ * recorded for want of memory makes the batch that one OVERFLOW event. */
 #ifndef URIO_WATCH_H
 #define URIO_WATCH_H
 
