@@ -34,7 +34,8 @@ struct rec {
 static int rec_begin(urio_txn *t)
 {
 	struct rec *r = (struct rec *)t;
-	r->begun++;
+	/* atomic: generic_cancel polls it from another worker */
+	__atomic_fetch_add(&r->begun, 1, __ATOMIC_RELEASE);
 	return r->begin_ret;
 }
 
@@ -133,7 +134,8 @@ static intptr_t generic_cancel(void *arg)
 	atomic_store(&started, 0);
 	urio_task *t = urio_spawn(cancelled_txn, NULL);
 	ASSERT(t);
-	POLL(atomic_load(&started) && crec.begun);
+	POLL(atomic_load(&started) &&
+	     __atomic_load_n(&crec.begun, __ATOMIC_ACQUIRE));
 	urio_sleep_ms(1);
 	ASSERT_EQ(urio_cancel(t), 0);
 	intptr_t res = 0;
