@@ -22,6 +22,7 @@ typedef struct sub {
 	urio_redis *c;
 	bool patterns;
 	atomic_bool done; /* read by unsubscribers */
+	atomic_int users; /* unsubscribers inside; close waits them out */
 	redisReply *cur; /* the reply the current item points into */
 	urio_redis_msg msg;
 	urio_mutex wlock; /* unsubscribers' writes */
@@ -108,6 +109,10 @@ static void sub_close(urio_iter *it)
 	urio_redis_reply_free(s->cur);
 	if (s->c->state & CONN_SUBSCRIBED)
 		urio__redis_break(s->c, -ECANCELED);
+	/* the server's answer to an unsubscriber can end the iterator before
+	 * that task has left s (it still unlocks wlock) */
+	while (atomic_load(&s->users))
+		urio_yield();
 	free(s);
 }
 
@@ -198,12 +203,8 @@ urio_iter *urio_redis_subscribe(urio_redis *c, bool patterns, int n,
 	return &s->it;
 }
 
-int urio_redis_unsubscribe(urio_iter *it, int n, const char *const *names,
-			   const size_t *lens)
+static int leave(sub *s, int n, const char *const *names, const size_t *lens)
 {
-	if (!it || it->ops != &sub_ops)
-		return -EINVAL;
-	sub *s = (sub *)it;
 	if (atomic_load(&s->done))
 		return 0; /* nothing left to leave */
 	char *cmd = NULL;
@@ -224,5 +225,17 @@ int urio_redis_unsubscribe(urio_iter *it, int n, const char *const *names,
 		urio_mutex_unlock(&s->wlock);
 	}
 	redisFreeCommand(cmd);
+	return err;
+}
+
+int urio_redis_unsubscribe(urio_iter *it, int n, const char *const *names,
+			   const size_t *lens)
+{
+	if (!it || it->ops != &sub_ops)
+		return -EINVAL;
+	sub *s = (sub *)it;
+	atomic_fetch_add(&s->users, 1);
+	int err = leave(s, n, names, lens);
+	atomic_fetch_sub(&s->users, 1);
 	return err;
 }
