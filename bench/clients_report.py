@@ -97,8 +97,8 @@ def rows(d):
     for um, bm, label, target in (
             ("urio-http-pipe", "blocking", "urio-http pipelined (pool of "
              "16, pipeline_depth 64) vs " + blk, True),
-            ("urio-http", "blocking", "urio-http pool of 16, a lease per "
-             "request, vs " + blk, True),
+            ("urio-http", "blocking", "(ref) urio-http pool of 16 without "
+             "pipelining, a lease per request, vs " + blk, False),
             ("urio-http", "blocking-pool", "(ref) urio-http pool of 16 vs "
              "blocking, 1000 threads sharing 16 connections", False)):
         u, b = http(um), http(bm)
