@@ -12,11 +12,8 @@
 #include <urio.h>
 #include <urio/http_client.h>
 
-#include "proc.h"
-#include "test.h"
+#include "http_server.h"
 
-static char dir[128];
-static int port;
 static const size_t sizes[] = {0, 1, 1000, 4096, 100000, 1000000};
 
 /* Letters and newlines: nothing the SSI filter would take for a command. */
@@ -36,7 +33,7 @@ static bool is_pattern(const char *p, size_t off, size_t n)
 static void write_file(const char *name, size_t n)
 {
 	char path[256];
-	snprintf(path, sizeof(path), "%s/html/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/html/%s", nginx_dir, name);
 	FILE *f = fopen(path, "w");
 	ASSERT(f);
 	for (size_t i = 0; i < n; i++)
@@ -44,38 +41,19 @@ static void write_file(const char *name, size_t n)
 	ASSERT_EQ(fclose(f), 0);
 }
 
-/* At exit, after proc.h has stopped nginx (atexit runs in reverse). */
-static void remove_dir(void)
-{
-	proc_rmtree(dir);
-}
-
 static void start_nginx(void)
 {
-	char path[256], conf[4096], log[256];
-	ASSERT_EQ(proc_tmpdir(dir, sizeof(dir), "httpc"), 0);
-	atexit(remove_dir);
-	snprintf(path, sizeof(path), "%s/html", dir);
-	ASSERT_EQ(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/dav", dir);
+	char path[256], locations[1024];
+	nginx_prepare("httpc");
+	snprintf(path, sizeof(path), "%s/dav", nginx_dir);
 	ASSERT_EQ(mkdir(path, 0755), 0);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "f%zu.html", sizes[i]);
 		write_file(name, sizes[i]);
 	}
-	port = proc_free_port();
-	ASSERT(port > 0);
-	snprintf(conf, sizeof(conf),
-		 "daemon off; master_process off; worker_processes 1;\n"
-		 "%s error_log %s/error.log; pid %s/nginx.pid;\n"
-		 "events { worker_connections 1024; }\n"
-		 "http { access_log off; default_type text/html;\n"
-		 " client_body_temp_path %s/body; proxy_temp_path %s/proxy;\n"
-		 " fastcgi_temp_path %s/fcgi; uwsgi_temp_path %s/uwsgi;\n"
-		 " scgi_temp_path %s/scgi; keepalive_requests 10000;\n"
-		 " server { listen 127.0.0.1:%d; root %s/html;\n"
-		 "  add_header X-Conn $connection always;\n"
+	const char *d = nginx_dir;
+	snprintf(locations, sizeof(locations),
 		 "  location /chunked/ { ssi on; alias %s/html/; }\n"
 		 "  location /slow/ { limit_rate 1k; alias %s/html/; }\n"
 		 "  location /kr2/ { keepalive_requests 2; alias %s/html/; }\n"
@@ -83,30 +61,14 @@ static void start_nginx(void)
 		 "   client_max_body_size 10m; }\n"
 		 "  location = /small { return 200 \"hello\\n\"; }\n"
 		 "  location = /nc { return 204; }\n"
-		 "  location = /nm { return 304; }\n"
-		 " }\n}\n",
-		 getuid() == 0 ? "user root;" : "", dir, dir, dir, dir, dir,
-		 dir, dir, port, dir, dir, dir, dir, dir);
-	snprintf(path, sizeof(path), "%s/nginx.conf", dir);
-	FILE *f = fopen(path, "w");
-	ASSERT(f);
-	fputs(conf, f);
-	ASSERT_EQ(fclose(f), 0);
-	snprintf(log, sizeof(log), "%s/nginx.out", dir);
-	char prefix[160];
-	snprintf(prefix, sizeof(prefix), "%s/", dir);
-	char *argv[] = {"nginx", "-c", path, "-p", prefix, NULL};
-	pid_t pid = proc_spawn(argv, log, (uid_t)-1);
-	ASSERT(pid > 0);
-	if (proc_wait_port(port, 20000, pid) < 0) {
-		fprintf(stderr, "nginx did not start; see %s\n", log);
-		exit(1);
-	}
+		 "  location = /nm { return 304; }\n",
+		 d, d, d, d);
+	nginx_start("text/html", locations);
 }
 
 static void url(char *out, size_t n, const char *path)
 {
-	snprintf(out, n, "http://127.0.0.1:%d%s", port, path);
+	snprintf(out, n, "http://127.0.0.1:%d%s", nginx_port, path);
 }
 
 /* nginx's serial number of the connection that served r. */

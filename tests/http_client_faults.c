@@ -17,7 +17,7 @@
 #include <urio.h>
 #include <urio/http_client.h>
 
-#include "test.h"
+#include "http_server.h"
 
 static int lfd;
 static uint16_t port;
@@ -163,32 +163,13 @@ out:
 
 static intptr_t server(void *arg)
 {
-	urio_group g;
-	urio_group_init(&g);
-	for (;;) {
-		int fd = urio_accept(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			break;
-		atomic_fetch_add(&accepted, 1);
-		if (!urio_group_spawn(&g, serve_conn, (void *)(intptr_t)fd))
-			close(fd);
-	}
-	urio_group_cancel(&g);
-	urio_group_wait(&g);
+	loopback_serve(lfd, serve_conn, &accepted);
 	return 0;
 }
 
 static void listen_once(void)
 {
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ASSERT(lfd >= 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ASSERT_EQ(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ASSERT_EQ(listen(lfd, 128), 0);
-	socklen_t len = sizeof(sin);
-	ASSERT_EQ(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
+	lfd = loopback_listen(&port);
 }
 
 /* --- helpers ---------------------------------------------------------------- */

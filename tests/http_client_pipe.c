@@ -11,64 +11,25 @@
 #include <urio.h>
 #include <urio/http_client.h>
 
-#include "proc.h"
-#include "test.h"
-
-static char dir[128];
-static int port;
-
-static void remove_dir(void)
-{
-	proc_rmtree(dir);
-}
+#include "http_server.h"
 
 static void start_nginx(void)
 {
-	char path[256], conf[4096], log[256];
-	ASSERT_EQ(proc_tmpdir(dir, sizeof(dir), "httpp"), 0);
-	atexit(remove_dir);
-	snprintf(path, sizeof(path), "%s/html", dir);
-	ASSERT_EQ(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/html/big", dir);
+	char path[256], locations[1024];
+	nginx_prepare("httpp");
+	snprintf(path, sizeof(path), "%s/html/big", nginx_dir);
 	FILE *f = fopen(path, "w");
 	ASSERT(f);
 	for (int i = 0; i < 3000; i++)
 		fputc('a' + i % 26, f);
 	ASSERT_EQ(fclose(f), 0);
-	port = proc_free_port();
-	ASSERT(port > 0);
-	snprintf(conf, sizeof(conf),
-		 "daemon off; master_process off; worker_processes 1;\n"
-		 "%s error_log %s/error.log; pid %s/nginx.pid;\n"
-		 "events { worker_connections 1024; }\n"
-		 "http { access_log off; default_type text/plain;\n"
-		 " client_body_temp_path %s/body; proxy_temp_path %s/proxy;\n"
-		 " fastcgi_temp_path %s/fcgi; uwsgi_temp_path %s/uwsgi;\n"
-		 " scgi_temp_path %s/scgi; keepalive_requests 10000;\n"
-		 " server { listen 127.0.0.1:%d; root %s/html;\n"
-		 "  add_header X-Conn $connection always;\n"
+	snprintf(locations, sizeof(locations),
 		 "  location /t/ { return 200 \"$request_method $uri\\n\"; }\n"
 		 "  location /kr3/ { keepalive_requests 3;\n"
 		 "   return 200 \"$uri\\n\"; }\n"
-		 "  location /slow/ { limit_rate 1k; alias %s/html/; }\n"
-		 " }\n}\n",
-		 getuid() == 0 ? "user root;" : "", dir, dir, dir, dir, dir,
-		 dir, dir, port, dir, dir);
-	snprintf(path, sizeof(path), "%s/nginx.conf", dir);
-	f = fopen(path, "w");
-	ASSERT(f);
-	fputs(conf, f);
-	ASSERT_EQ(fclose(f), 0);
-	snprintf(log, sizeof(log), "%s/nginx.out", dir);
-	char prefix[160];
-	snprintf(prefix, sizeof(prefix), "%s/", dir);
-	char *argv[] = {"nginx", "-c", path, "-p", prefix, NULL};
-	pid_t pid = proc_spawn(argv, log, (uid_t)-1);
-	ASSERT(pid > 0);
-	if (proc_wait_port(port, 20000, pid) < 0) {
-		fprintf(stderr, "nginx did not start; see %s\n", log);
-		exit(1);
-	}
+		 "  location /slow/ { limit_rate 1k; alias %s/html/; }\n",
+		 nginx_dir);
+	nginx_start("text/plain", locations);
 }
 
 static urio_http_stats stats(urio_http_session *s)
@@ -84,7 +45,7 @@ static int fetch_path(urio_http_session *s, const char *method,
 		      const char *path, bool bare)
 {
 	char u[256], want[256];
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", port, path);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", nginx_port, path);
 	snprintf(want, sizeof(want), bare ? "%.0s%s\n" : "%s %s\n", method,
 		 path);
 	bool post = !strcmp(method, "POST");
@@ -187,7 +148,7 @@ static intptr_t keepalive_requests(void *arg)
 static intptr_t slow(void *arg)
 {
 	char u[256];
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d/slow/big", port);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/slow/big", nginx_port);
 	urio_http_request req = {.url = u};
 	urio_http_response *r;
 	ASSERT_EQ(urio_http_fetch(shared, &req, 4096, &r), 200);
@@ -208,7 +169,7 @@ static intptr_t fast(void *arg)
 static intptr_t timed(void *arg)
 {
 	char u[256];
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d/t/timed", port);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/t/timed", nginx_port);
 	urio_http_request req = {.url = u, .timeout_ms = 50};
 	urio_http_response *r;
 	return urio_http_fetch(shared, &req, 4096, &r);
@@ -263,7 +224,7 @@ static intptr_t too_big(void *arg)
 	urio_http_session *s = urio_http_session_new(&o);
 	ASSERT(s);
 	char u[256];
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d/big", port);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/big", nginx_port);
 	urio_http_request req = {.url = u};
 	urio_http_response *r = (void *)1;
 	ASSERT_EQ(urio_http_fetch(s, &req, 100, &r), -E2BIG);

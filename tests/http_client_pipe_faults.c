@@ -16,7 +16,7 @@
 #include <urio.h>
 #include <urio/http_client.h>
 
-#include "test.h"
+#include "http_server.h"
 
 enum mode { PLAIN, EOF_FIRST, CLOSE_EVERY, HANG };
 
@@ -93,31 +93,13 @@ out:
 
 static intptr_t server(void *arg)
 {
-	urio_group g;
-	urio_group_init(&g);
-	for (;;) {
-		int fd = urio_accept(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			break;
-		if (!urio_group_spawn(&g, serve_conn, (void *)(intptr_t)fd))
-			close(fd);
-	}
-	urio_group_cancel(&g);
-	urio_group_wait(&g);
+	loopback_serve(lfd, serve_conn, NULL);
 	return 0;
 }
 
 static void listen_once(void)
 {
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ASSERT(lfd >= 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ASSERT_EQ(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ASSERT_EQ(listen(lfd, 128), 0);
-	socklen_t len = sizeof(sin);
-	ASSERT_EQ(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
+	lfd = loopback_listen(&port);
 }
 
 /* --- helpers ------------------------------------------------------------------- */
