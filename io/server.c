@@ -290,6 +290,10 @@ int urio_server_drain(urio_server *s, uint64_t grace_ms)
 		return -EPERM;
 	if (s->drained)
 		return -EALREADY;
+	/* first, so that failing leaves nothing half done */
+	urio_future *idle = urio_future_new();
+	if (!idle)
+		return -ENOMEM;
 	s->drained = true;
 	urio_shield sh;
 	urio_shield_enter(&sh);
@@ -302,9 +306,6 @@ int urio_server_drain(urio_server *s, uint64_t grace_ms)
 		}
 		urio__acceptor_close(&s->ls[i]);
 	}
-	urio_future *idle = urio_future_new();
-	if (!idle)
-		abort(); /* without it the drain cannot wait */
 	urio__spin_lock(&s->lock);
 	s->idle = idle;
 	urio__spin_unlock(&s->lock);

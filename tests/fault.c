@@ -243,8 +243,11 @@ static intptr_t server_part(void)
 	intptr_t err = urio_server_start(s);
 	if (!err)
 		err = client(urio_server_port(s));
-	/* after the drain: the acceptor counts a loss after closing the fd */
-	urio_server_drain(s, 1000);
+	/* after the drain: the acceptor counts a loss after closing the fd;
+	 * a drain without memory did nothing, and the next call works */
+	while (urio_server_drain(s, 1000) == -ENOMEM)
+		if (!err)
+			err = -ENOMEM;
 	urio_server_stats st;
 	urio_server_stats_get(s, &st);
 	if ((err == -EPIPE || err == -ECONNRESET) &&

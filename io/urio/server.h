@@ -142,8 +142,9 @@ URIO_API int urio_server_start(urio_server *s);
 URIO_API int urio_server_port(const urio_server *s);
 /* Stops accepting (closes the listeners), lets the connections finish for
  * up to grace_ms, cancels those still running and waits for them. Call
- * from a task, once. Returns 0, or -ECANCELED if the caller was cancelled
- * (the connections were still cancelled and waited for). */
+ * from a task, once. Returns 0, -ECANCELED if the caller was cancelled
+ * (the connections were still cancelled and waited for), or -ENOMEM with
+ * nothing done (call it again). */
 URIO_API int urio_server_drain(urio_server *s, uint64_t grace_ms);
 /* Frees s: 0, or -EBUSY (nothing freed) while its accept or connection
  * tasks still run, i.e. before urio_server_drain or the end of the
