@@ -60,7 +60,7 @@ static int result_of(const urio_future *f, int state, intptr_t *value)
 
 urio_future *urio_future_new(void)
 {
-	urio_future *f = calloc(1, sizeof(*f));
+	urio_future *f = urio__calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
 	atomic_flag_clear(&f->lock.f);
@@ -271,7 +271,7 @@ int urio_future_on_done(urio_future *f,
 	if (!f || !cb)
 		return -EINVAL;
 	if (urio_future_state(f) == URIO_FUTURE_PENDING) {
-		struct callback *c = malloc(sizeof(*c));
+		struct callback *c = urio__malloc(sizeof(*c));
 		if (!c)
 			return -ENOMEM;
 		c->fn = cb;

@@ -79,7 +79,7 @@ urio_gen *urio_gen_new(int (*fn)(urio_gen *g, void *arg), void *arg)
 		errno = EPERM;
 		return NULL;
 	}
-	urio_gen *g = calloc(1, sizeof(*g));
+	urio_gen *g = urio__calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
 	g->fn = fn;

@@ -169,7 +169,7 @@ urio_task *urio_group_spawn(urio_group *g, urio_fn fn, void *arg)
 		return NULL;
 	}
 	struct urio__gcore *made = NULL;
-	if (!c && !(c = made = calloc(1, sizeof(*c))))
+	if (!c && !(c = made = urio__calloc(1, sizeof(*c))))
 		return NULL;
 	urio_task *t = urio__task_new(w->rt, w, fn, arg, 0);
 	if (!t) {

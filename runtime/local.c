@@ -61,7 +61,7 @@ int urio_local_set(urio_local_key k, void *v)
 	if (!l) {
 		if (!v)
 			return 0;
-		l = calloc(1, sizeof(*l));
+		l = urio__calloc(1, sizeof(*l));
 		if (!l)
 			return -ENOMEM;
 		atomic_init(&l->refs, 1);

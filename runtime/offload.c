@@ -107,7 +107,7 @@ static void futex_wait(_Atomic int *addr, int val)
 static struct job *job_new(urio_executor *e, urio_fn fn, void *arg, int refs,
 			   bool thread)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct job *j = urio__calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
 	j->e = e;
@@ -630,7 +630,7 @@ urio_executor *urio_executor_new(const urio_executor_opts *o)
 		errno = EINVAL;
 		return NULL;
 	}
-	urio_executor *e = calloc(1, sizeof(*e));
+	urio_executor *e = urio__calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
 	pthread_condattr_t ca;

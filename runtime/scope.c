@@ -56,7 +56,7 @@ static void fire(struct urio__wait *w);
 static void arm(urio_deadline *d, urio_task *t)
 {
 	struct urio__worker *w = urio__cur_worker();
-	struct deadline_rec *r = malloc(sizeof(*r));
+	struct deadline_rec *r = urio__malloc(sizeof(*r));
 	if (!r) {
 		d->err = -ENOMEM;
 		return;
@@ -91,6 +91,8 @@ bool urio__scopes_cancelled(urio_task *t)
 			return false;
 		if (!d->rec && !d->err)
 			arm(d, t);
+		if (d->err)
+			return true; /* no timer: the bound acts now, not never */
 		struct deadline_rec *r = d->rec;
 		if (r && atomic_load(&r->state) != ARMED)
 			return true; /* DEAD only after exit, never seen here */

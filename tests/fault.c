@@ -1,10 +1,11 @@
 /* Fault injection over every injection point (curl's torture): a workload
  * (echo pairs over pipes, then the line and chunk iterators, a reader on
  * buffer rings, a channel, a mutex, a pool, an echo server, the file
- * followed and a recursive directory watch) runs once per fallible call of
- * each point with that call failing, and every run must end with 0 or a
- * clear -errno, with every fd and stack given back (LSan judges memory in
- * ASan builds). EMFILE comes from a low RLIMIT_NOFILE. Needs a
+ * followed, a recursive directory watch, then a group, futures, a
+ * generator, an offloaded call, a deadline and a task local) runs once per
+ * fallible call of each point with that call failing, and every run must
+ * end with 0 or a clear -errno, with every fd and stack given back (LSan
+ * judges memory in ASan builds). EMFILE comes from a low RLIMIT_NOFILE. Needs a
  * -DURIO_FAULT=ON build; skips otherwise. URIO_FAULT_MAX caps the runs per
  * point (default 400). */
 #include <dirent.h>
@@ -303,6 +304,100 @@ static intptr_t watch(void)
 	return err;
 }
 
+/* --- structured concurrency: groups, futures, generators, offload,
+ * deadlines, task locals ---------------------------------------------- */
+
+static intptr_t set_later(void *arg)
+{
+	urio_future *f = arg;
+	int err = urio_sleep_ms(1);
+	return err ? urio_future_fail(f, err) : urio_future_set(f, 7);
+}
+
+static void on_done(urio_future *f, void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static int count_to(urio_gen *g, void *arg)
+{
+	for (intptr_t i = 1; i <= 3; i++) {
+		int err = urio_gen_yield(g, (void *)i);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static intptr_t triple(void *arg)
+{
+	return 3 * (intptr_t)arg;
+}
+
+static intptr_t futures(void)
+{
+	urio_future *f = urio_future_new();
+	if (!f)
+		return -errno;
+	atomic_int calls = 0;
+	intptr_t v = 0, err = urio_future_on_done(f, on_done, &calls);
+	urio_group g;
+	urio_group_init(&g);
+	for (int i = 0; i < 3 && !err; i++)
+		if (!urio_group_spawn(&g, i ? triple : set_later,
+				      i ? (void *)(intptr_t)i : f))
+			err = -errno;
+	if (err)
+		urio_group_cancel(&g);
+	int gerr = urio_group_wait(&g);
+	if (!err)
+		err = gerr;
+	if (!err)
+		err = urio_future_wait(f, &v);
+	if (!err && (v != 7 || atomic_load(&calls) != 1))
+		err = -EIO;
+	urio_future_free(f);
+	return err;
+}
+
+static intptr_t structured(void)
+{
+	intptr_t err = futures();
+	urio_gen *gen = err ? NULL : urio_gen_new(count_to, NULL);
+	if (!err && !gen)
+		err = -errno;
+	intptr_t sum = 0;
+	void *item;
+	int r = 0;
+	while (gen && (r = urio_gen_next(gen, &item)) == 1)
+		sum += (intptr_t)item;
+	if (gen && !err)
+		err = r < 0 ? r : sum == 6 ? 0 : -EIO;
+	urio_gen_close(gen);
+	if (!err) {
+		intptr_t v = urio_offload(triple, (void *)(intptr_t)5);
+		err = v < 0 ? v : v == 15 ? 0 : -EIO;
+	}
+	static urio_local_key key;
+	if (!err && !key)
+		err = urio_local_key_new(&key, NULL);
+	if (!err)
+		err = urio_local_set(key, &key);
+	if (!err) {
+		urio_deadline d;
+		urio_timeout_enter(&d, 1);
+		int s = urio_sleep_ms(100);
+		int e = urio_timeout_exit(&d);
+		if (s == -ECANCELED && e == -ETIMEDOUT)
+			err = 0; /* the deadline fired, as it should */
+		else if (e < 0 && e != -ETIMEDOUT)
+			err = e; /* its timer could not be armed */
+		else
+			err = s < 0 && s != -ECANCELED ? s : -EIO;
+	}
+	return err;
+}
+
 static intptr_t io_sync(void)
 {
 	intptr_t err = iterators();
@@ -316,6 +411,8 @@ static intptr_t io_sync(void)
 		err = follow();
 	if (!err)
 		err = watch();
+	if (!err)
+		err = structured();
 	return err;
 }
 

@@ -38,7 +38,8 @@ URIO_API void urio_timeout_enter(urio_deadline *d, uint64_t ms);
 /* Opens a scope with an absolute CLOCK_MONOTONIC deadline (urio_now_ns). */
 URIO_API void urio_timeout_enter_at(urio_deadline *d, uint64_t deadline_ns);
 /* Closes the scope: 0, -ETIMEDOUT if it fired, -EPERM if entered outside a
- * task, -ENOMEM if its timer could not be armed, -EINVAL if d is NULL. Like
+ * task, -ENOMEM if its timer could not be armed (suspensions inside then
+ * failed at once, as if it had fired), -EINVAL if d is NULL. Like
  * asyncio.timeout, a deadline acts at suspensions: a scope left without one
  * never fires. */
 URIO_API int urio_timeout_exit(urio_deadline *d);
