@@ -24,11 +24,11 @@
 static int grow(struct urio__worker *w)
 {
 	size_t cap = w->poll_cap ? w->poll_cap * 2 : 64;
-	struct pollfd *fds = realloc(w->pollfds, (cap + 1) * sizeof(*fds));
+	struct pollfd *fds = urio__realloc(w->pollfds, (cap + 1) * sizeof(*fds));
 	if (!fds)
 		return -ENOMEM;
 	w->pollfds = fds;
-	struct urio__wait **v = realloc(w->pollv, cap * sizeof(*v));
+	struct urio__wait **v = urio__realloc(w->pollv, cap * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	w->pollv = v;

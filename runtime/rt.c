@@ -173,7 +173,7 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 	pthread_mutex_init(&rt->start_mu, NULL);
 	pthread_cond_init(&rt->start_cv, NULL);
 	atomic_init(&rt->refs, c.workers + 1); /* see urio__rt_unref */
-	rt->workers = aligned_alloc(64, sizeof(*rt->workers) * c.workers);
+	rt->workers = urio__aligned_alloc(64, sizeof(*rt->workers) * c.workers);
 	if (!rt->workers) {
 		free_rt(rt);
 		errno = ENOMEM;
@@ -190,8 +190,8 @@ urio_rt *urio_rt_new(const urio_config *cfg)
 		w->rng = 0x9e3779b9u * (i + 1);
 		atomic_flag_clear(&w->reg_lock.f);
 		w->reg_free = URIO__REG_NONE;
-		w->gone = calloc(c.workers, sizeof(*w->gone));
-		w->ngone = calloc(c.workers, sizeof(*w->ngone));
+		w->gone = urio__calloc(c.workers, sizeof(*w->gone));
+		w->ngone = urio__calloc(c.workers, sizeof(*w->ngone));
 		if (!w->gone || !w->ngone) {
 			free_rt(rt);
 			errno = ENOMEM;

@@ -79,7 +79,7 @@ static int registry_add(urio_rt *rt, urio_task *t, unsigned shard)
 	} else {
 		uint32_t cap = w->reg_cap ? w->reg_cap * 2 : 256;
 		uintptr_t *grown = cap > w->reg_cap
-					   ? realloc(w->reg, cap * sizeof(*grown))
+					   ? urio__realloc(w->reg, cap * sizeof(*grown))
 					   : NULL;
 		if (!grown) {
 			r = -ENOMEM;
