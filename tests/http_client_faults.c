@@ -27,14 +27,7 @@ static atomic_int accepted, hanging, oneshot;
 
 static bool say(int fd, const char *s, size_t n)
 {
-	while (n) {
-		ssize_t w = urio_send(fd, s, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return false;
-		s += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return urio_send_all(fd, s, n, MSG_NOSIGNAL) == (ssize_t)n;
 }
 
 static bool says(int fd, const char *s)

@@ -29,14 +29,7 @@ static atomic_int mode, hold, limit, conns;
 static bool says(int fd, const char *s)
 {
 	size_t n = strlen(s);
-	while (n) {
-		ssize_t w = urio_send(fd, s, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return false;
-		s += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return urio_send_all(fd, s, n, MSG_NOSIGNAL) == (ssize_t)n;
 }
 
 /* Answers the served-th request of connection idx; false: close now. */
